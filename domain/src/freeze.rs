@@ -1,0 +1,22 @@
+//! TODO(in progress): the freeze aggregate.
+
+use serde::{Deserialize, Serialize};
+
+/// Events of the freeze aggregate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FreezeEvent {}
+
+impl FreezeEvent {
+    /// The stable type name of the event.
+    pub fn type_name(&self) -> &'static str {
+        match *self {}
+    }
+    /// The schema version of the event's encoding.
+    pub fn schema_version(&self) -> u16 {
+        match *self {}
+    }
+}
+
+/// Rules of the freeze aggregate that a command can violate.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FreezeError {}

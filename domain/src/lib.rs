@@ -1,0 +1,122 @@
+//! # opsledger-domain
+//!
+//! The pure domain of opsledger: aggregates (services, alert groups,
+//! incidents, changes, freeze windows, reviews), their commands, events and
+//! typed errors. Every decision is a pure function
+//! `decide(&State, Command, &Context) -> Result<Vec<Event>, DomainError>` and
+//! every state change a total `evolve(State, &Event) -> State`.
+//!
+//! ## Invariants
+//! - No IO, no async runtime, no storage, no system clock: time, the actor
+//!   and the roles come in through [`Context`]; new ids come in the command.
+//! - Facts owned by other aggregates (a service's tier, active freezes, the
+//!   open incident of an alert group, recent change failure rates) are
+//!   passed into `decide` as plain data inside the command; the domain never
+//!   reads storage.
+//! - Events are contracts: named past-tense structs, bincode-friendly (no
+//!   `flatten`, no internally tagged enums, no `skip_serializing_if`), with a
+//!   stable [`DomainEvent::type_name`] and [`DomainEvent::schema_version`].
+//!   New variants are appended at the end only (bincode encodes the variant
+//!   index).
+//!
+//! ## Layout
+//! - [`time`], [`ids`], [`context`]: the shared vocabulary.
+//! - one module per aggregate: [`service`], [`alert`], [`incident`],
+//!   [`change`], [`freeze`], [`review`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod alert;
+pub mod change;
+pub mod context;
+pub mod freeze;
+pub mod ids;
+pub mod incident;
+pub mod review;
+pub mod service;
+pub mod time;
+
+pub use context::{Actor, Context, Role};
+pub use ids::{ActionItemId, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
+pub use time::Timestamp;
+
+use serde::{Deserialize, Serialize};
+
+/// Every event of every aggregate, as stored in the log's payload.
+///
+/// The variant order is part of the encoding: append new variants at the end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DomainEvent {
+    /// An event of a service.
+    Service(service::ServiceEvent),
+    /// An event of an alert group.
+    AlertGroup(alert::AlertGroupEvent),
+    /// An event of an incident.
+    Incident(incident::IncidentEvent),
+    /// An event of a change.
+    Change(change::ChangeEvent),
+    /// An event of a freeze window.
+    Freeze(freeze::FreezeEvent),
+    /// An event of a post-incident review.
+    Review(review::ReviewEvent),
+}
+
+impl DomainEvent {
+    /// The stable type name stored in the envelope (e.g. `IncidentAcknowledged`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            DomainEvent::Service(e) => e.type_name(),
+            DomainEvent::AlertGroup(e) => e.type_name(),
+            DomainEvent::Incident(e) => e.type_name(),
+            DomainEvent::Change(e) => e.type_name(),
+            DomainEvent::Freeze(e) => e.type_name(),
+            DomainEvent::Review(e) => e.type_name(),
+        }
+    }
+
+    /// The schema version of this event type's encoding.
+    pub fn schema_version(&self) -> u16 {
+        match self {
+            DomainEvent::Service(e) => e.schema_version(),
+            DomainEvent::AlertGroup(e) => e.schema_version(),
+            DomainEvent::Incident(e) => e.schema_version(),
+            DomainEvent::Change(e) => e.schema_version(),
+            DomainEvent::Freeze(e) => e.schema_version(),
+            DomainEvent::Review(e) => e.schema_version(),
+        }
+    }
+}
+
+/// A rejected command: one variant per aggregate, each with one variant per rule.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A service rule was violated.
+    #[error(transparent)]
+    Service(#[from] service::ServiceError),
+    /// An alert rule was violated.
+    #[error(transparent)]
+    Alert(#[from] alert::AlertError),
+    /// An incident rule was violated.
+    #[error(transparent)]
+    Incident(#[from] incident::IncidentError),
+    /// A change rule was violated.
+    #[error(transparent)]
+    Change(#[from] change::ChangeError),
+    /// A freeze window rule was violated.
+    #[error(transparent)]
+    Freeze(#[from] freeze::FreezeError),
+    /// A review rule was violated.
+    #[error(transparent)]
+    Review(#[from] review::ReviewError),
+    /// The actor lacks a role the command requires.
+    #[error("actor lacks the {0:?} role")]
+    MissingRole(Role),
+    /// An input field failed validation.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The field that failed.
+        field: &'static str,
+        /// Why it failed.
+        reason: &'static str,
+    },
+}
