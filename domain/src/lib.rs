@@ -87,6 +87,24 @@ impl DomainEvent {
     }
 }
 
+/// The contract every aggregate state implements, so the application
+/// service can load (fold), decide and wrap events generically.
+pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq {
+    /// The aggregate's commands.
+    type Command;
+    /// The aggregate's events.
+    type Event: Clone + std::fmt::Debug;
+
+    /// Decides which events a command produces, or why it is rejected.
+    fn decide(&self, command: Self::Command, ctx: &Context) -> Result<Vec<Self::Event>, DomainError>;
+    /// Folds one event into the state. Total: never panics.
+    fn evolve(self, event: &Self::Event) -> Self;
+    /// Wraps an aggregate event into the log's [`DomainEvent`].
+    fn wrap(event: Self::Event) -> DomainEvent;
+    /// Extracts this aggregate's event from a [`DomainEvent`], if it is one.
+    fn unwrap(event: &DomainEvent) -> Option<&Self::Event>;
+}
+
 /// A rejected command: one variant per aggregate, each with one variant per rule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
