@@ -2,6 +2,7 @@
 //! the outside world besides the command itself.
 
 use crate::time::Timestamp;
+use crate::DomainError;
 use serde::{Deserialize, Serialize};
 
 /// The authenticated actor (never a client-supplied name).
@@ -85,5 +86,14 @@ impl Context {
     /// Whether the actor holds `role` (admins hold every role).
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    }
+
+    /// `Ok` if the actor holds `role`, else [`DomainError::MissingRole`].
+    pub fn require(&self, role: Role) -> Result<(), DomainError> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(DomainError::MissingRole(role))
+        }
     }
 }

@@ -38,7 +38,7 @@ pub mod time;
 
 pub use context::{Actor, Context, Role};
 pub use ids::{ActionItemId, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
-pub use time::Timestamp;
+pub use time::{TimeWindow, Timestamp};
 
 use serde::{Deserialize, Serialize};
 

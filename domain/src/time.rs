@@ -47,3 +47,56 @@ impl std::fmt::Display for Timestamp {
         write!(f, "{}ms", self.0)
     }
 }
+
+/// A half-open interval of time `[start, end)`.
+///
+/// Fields are public plain data (it travels inside events); use
+/// [`TimeWindow::is_valid`] to check `end > start` before accepting one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimeWindow {
+    /// The first instant inside the window.
+    pub start: Timestamp,
+    /// The first instant after the window.
+    pub end: Timestamp,
+}
+
+impl TimeWindow {
+    /// The window `[start, end)` (not validated: see [`TimeWindow::is_valid`]).
+    pub const fn new(start: Timestamp, end: Timestamp) -> Self {
+        TimeWindow { start, end }
+    }
+
+    /// Whether the window is non-empty (`end > start`).
+    pub fn is_valid(&self) -> bool {
+        self.end > self.start
+    }
+
+    /// Whether the two half-open windows share at least one instant.
+    pub fn overlaps(&self, other: &TimeWindow) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    /// Whether `at` lies inside the window.
+    pub fn contains(&self, at: Timestamp) -> bool {
+        self.start <= at && at < self.end
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    fn w(start: i64, end: i64) -> TimeWindow {
+        TimeWindow::new(Timestamp(start), Timestamp(end))
+    }
+
+    #[test]
+    fn half_open_windows_touching_at_the_edge_do_not_overlap() {
+        assert!(!w(0, 10).overlaps(&w(10, 20)));
+        assert!(w(0, 11).overlaps(&w(10, 20)));
+        assert!(w(12, 13).overlaps(&w(10, 20)));
+        assert!(w(10, 20).contains(Timestamp(10)));
+        assert!(!w(10, 20).contains(Timestamp(20)));
+        assert!(!w(5, 5).is_valid());
+    }
+}
