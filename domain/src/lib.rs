@@ -96,7 +96,11 @@ pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq {
     type Event: Clone + std::fmt::Debug;
 
     /// Decides which events a command produces, or why it is rejected.
-    fn decide(&self, command: Self::Command, ctx: &Context) -> Result<Vec<Self::Event>, DomainError>;
+    fn decide(
+        &self,
+        command: Self::Command,
+        ctx: &Context,
+    ) -> Result<Vec<Self::Event>, DomainError>;
     /// Folds one event into the state. Total: never panics.
     fn evolve(self, event: &Self::Event) -> Self;
     /// Wraps an aggregate event into the log's [`DomainEvent`].

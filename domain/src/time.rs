@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A UTC instant in milliseconds since the Unix epoch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub i64);
 
 /// Milliseconds in one second.
@@ -52,7 +54,9 @@ impl std::fmt::Display for Timestamp {
 ///
 /// Fields are public plain data (it travels inside events); use
 /// [`TimeWindow::is_valid`] to check `end > start` before accepting one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct TimeWindow {
     /// The first instant inside the window.
     pub start: Timestamp,
