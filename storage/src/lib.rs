@@ -1,1 +1,36 @@
-//! placeholder
+//! The opsledger event store: one job, keeping the append-only, hash-chained event log.
+//!
+//! # Layout
+//! - [`event`]: what an append asks for and what the log holds.
+//! - [`store`]: the [`EventStore`] trait (the seam) and [`EventSubscription`].
+//! - [`sled_store`]: the embedded default backend, [`SledEventStore`] (one writer
+//!   thread, group commit, flush + fdatasync per group).
+//! - [`codec`]: all bincode use, with a leading format-version byte.
+//! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout.
+//! - [`bench`]: the storage benchmark behind `opsledger bench storage`.
+//!
+//! # Invariants
+//! Positions are global, 0-based and gap-free; stream versions are 0-based and
+//! gap-free per stream; all events of one append land together or not at all; an
+//! acknowledged append is durable; readers and subscribers see only durable events.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod chain;
+pub mod codec;
+pub mod error;
+pub mod event;
+pub mod layout;
+pub mod sled_store;
+pub mod store;
+
+pub use codec::{decode_payload, encode_payload};
+pub use error::{CodecError, StoreError};
+pub use event::{
+    AppendOutcome, AppendRequest, Direction, ExpectedVersion, NewEvent, RecordedEvent, VerifyReport,
+};
+pub use sled_store::{SledEventStore, StoreConfig, WriterStats};
+pub use store::{EventStore, EventSubscription};
+pub use ulid::Ulid;

@@ -1,0 +1,1 @@
+//! The storage benchmark (library part of `opsledger bench storage`).

@@ -1,0 +1,89 @@
+//! The key layout of the one sled tree (big-endian numbers so keys sort by value).
+//!
+//! | key | value |
+//! |---|---|
+//! | `e/` + position (u64 BE) | the record (see [`crate::codec`]) |
+//! | `s/` + stream id + `0x00` + version (u64 BE) | position (u64 BE) |
+//! | `h/s/` + stream id | version of the stream's last event (u64 BE) |
+//! | `c/` + command id | [`crate::codec::CommandRecord`] |
+//!
+//! Stream ids never contain a NUL byte, so one stream's keys are never a
+//! prefix-range of another's.
+
+/// Sub-directory of the store's directory that sled owns.
+pub const SLED_DIR: &str = "sled";
+/// sled's data file inside [`SLED_DIR`] (the file fdatasync'ed after each group).
+pub const SLED_DATA_FILE: &str = "db";
+/// The store's lock file in its directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Prefix of record keys.
+pub const RECORD_PREFIX: &[u8] = b"e/";
+
+/// Key of the record at `position`.
+pub fn record_key(position: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[..2].copy_from_slice(RECORD_PREFIX);
+    key[2..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// Position of a record key, if it is one.
+pub fn position_of_record_key(key: &[u8]) -> Option<u64> {
+    let rest = key.strip_prefix(RECORD_PREFIX)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+/// Prefix of all version index keys of one stream.
+pub fn stream_prefix(stream_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream_id.len() + 3);
+    key.extend_from_slice(b"s/");
+    key.extend_from_slice(stream_id.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Key of version `version` of `stream_id` (value: its position).
+pub fn stream_key(stream_id: &str, version: u64) -> Vec<u8> {
+    let mut key = stream_prefix(stream_id);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+/// Key of the head (last version) of `stream_id`.
+pub fn stream_head_key(stream_id: &str) -> Vec<u8> {
+    let mut key = b"h/s/".to_vec();
+    key.extend_from_slice(stream_id.as_bytes());
+    key
+}
+
+/// Key of a command id's stored outcome.
+pub fn command_key(command_id: &str) -> Vec<u8> {
+    let mut key = b"c/".to_vec();
+    key.extend_from_slice(command_id.as_bytes());
+    key
+}
+
+/// A big-endian u64 value, if `bytes` is exactly 8 bytes.
+pub fn u64_value(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_keys_sort_by_position() {
+        assert!(record_key(255) < record_key(256));
+        assert_eq!(position_of_record_key(&record_key(12345)), Some(12345));
+    }
+
+    #[test]
+    fn stream_keys_of_one_stream_never_cover_another() {
+        let a = stream_prefix("a");
+        assert!(!stream_key("a/x", 0).starts_with(&a));
+        assert!(!stream_key("ab", 0).starts_with(&a));
+        assert!(stream_key("a", 3).starts_with(&a));
+    }
+}

@@ -1,0 +1,466 @@
+//! The embedded default backend: one sled tree on a data directory.
+//!
+//! Layout of the directory: `LOCK` (exclusive lock, held while open) and `sled/`
+//! (sled's files; keys in [`crate::layout`]). Writes go through one writer thread
+//! (see `writer`); reads run on tokio's blocking pool and see only committed
+//! (durable) events.
+
+mod dir;
+mod stats;
+mod subscription;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use dir::remove_half_written_snapshots;
+pub use stats::WriterStats;
+
+use crate::chain::{check_record, GENESIS_HASH};
+use crate::codec::{self, HASH_LEN};
+use crate::error::StoreError;
+use crate::event::{AppendOutcome, AppendRequest, Direction, RecordedEvent, VerifyReport};
+use crate::layout;
+use crate::store::{EventStore, EventSubscription};
+use stats::StatsCounters;
+use writer::{Writer, WriterMsg};
+
+/// Options of [`SledEventStore::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// sled's page cache bound in bytes (sled's own default is 1 GiB).
+    pub cache_bytes: u64,
+    /// fdatasync sled's data file after every group's flush (turn off only to measure its cost).
+    pub fsync_data_file: bool,
+    /// Committed groups buffered for live subscribers before a slow one lags (and re-reads disk).
+    pub broadcast_groups: usize,
+    /// Appends that may wait for the writer before `append` itself waits.
+    pub queue_depth: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_bytes: 64 * 1024 * 1024,
+            fsync_data_file: true,
+            broadcast_groups: 1024,
+            queue_depth: 8192,
+        }
+    }
+}
+
+/// The stop reason after a graceful [`EventStore::flush_and_stop`].
+pub(crate) const GRACEFUL_STOP: &str = "the store was stopped";
+
+/// What the store's handle, its writer and its subscriptions share.
+pub(crate) struct Shared {
+    /// sled's default tree: the one tree with key prefixes.
+    tree: sled::Db,
+    /// Positions below this are durable and visible to readers.
+    committed: AtomicU64,
+    /// Why writes stopped, once they have.
+    stopped: Mutex<Option<String>>,
+    stats: StatsCounters,
+    #[cfg(test)]
+    fail_writes: std::sync::atomic::AtomicBool,
+    /// Dropped last: the directory stays locked while sled is open.
+    _lock: File,
+}
+
+impl Shared {
+    fn stop_reason(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_stopped(&self, reason: &str) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        if stopped.is_none() {
+            *stopped = Some(reason.to_owned());
+        }
+    }
+
+    fn writes_stopped(&self) -> StoreError {
+        StoreError::WritesStopped {
+            reason: self.stop_reason().unwrap_or_else(|| GRACEFUL_STOP.into()),
+        }
+    }
+
+    /// Whether writes stopped because of [`EventStore::flush_and_stop`] (not a failure).
+    fn stopped_gracefully(&self) -> bool {
+        self.stop_reason().as_deref() == Some(GRACEFUL_STOP)
+    }
+
+    #[cfg(test)]
+    fn fault_check(&self) -> std::io::Result<()> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected fdatasync failure"));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(test))]
+    fn fault_check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The sled-backed [`EventStore`]: the embedded default.
+pub struct SledEventStore {
+    shared: Arc<Shared>,
+    writer_tx: mpsc::Sender<WriterMsg>,
+    /// Taken on stop, so live subscriptions end when the writer is gone.
+    events_tx: Mutex<Option<broadcast::Sender<Arc<[RecordedEvent]>>>>,
+    dir: PathBuf,
+}
+
+impl SledEventStore {
+    /// Open (or create) the store in `dir`, which it owns entirely.
+    ///
+    /// Takes the directory's exclusive lock ([`StoreError::Locked`] if another
+    /// process has it), removes half-written sled snapshots, opens sled with a
+    /// bounded cache and restores the log's head and chain tail from disk.
+    pub async fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let opened = {
+            let dir = dir.clone();
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || open_blocking(&dir, &config)).await
+        };
+        let (shared, data_file, tail) = opened.map_err(|e| join_error(&e))??;
+        let (writer_tx, writer_rx) = mpsc::channel(config.queue_depth.max(1));
+        let (events_tx, _) = broadcast::channel(config.broadcast_groups.max(1));
+        let writer = Writer::new(
+            shared.clone(),
+            events_tx.clone(),
+            data_file,
+            config.fsync_data_file,
+            tail,
+        );
+        std::thread::Builder::new()
+            .name("opsledger-writer".into())
+            .spawn(move || writer.run(writer_rx))?;
+        Ok(SledEventStore {
+            shared,
+            writer_tx,
+            events_tx: Mutex::new(Some(events_tx)),
+            dir,
+        })
+    }
+
+    /// The directory this store owns.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The writer's group-commit counters so far.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.shared.stats.snapshot()
+    }
+
+    #[cfg(test)]
+    fn inject_write_failures(&self) {
+        self.shared.fail_writes.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The log's tail: the next position and the last record's hash.
+type Tail = (u64, [u8; HASH_LEN]);
+
+/// Lock, repair, open sled, and read the tail of the log.
+fn open_blocking(
+    dir: &Path,
+    config: &StoreConfig,
+) -> Result<(Arc<Shared>, File, Tail), StoreError> {
+    let lock = dir::lock_directory(dir)?;
+    let sled_dir = dir.join(layout::SLED_DIR);
+    dir::remove_half_written_snapshots(&sled_dir)?;
+    let tree = sled::Config::new()
+        .path(&sled_dir)
+        .cache_capacity(config.cache_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(None)
+        .open()?;
+    let data_file = File::open(sled_dir.join(layout::SLED_DATA_FILE))?;
+    let tail = read_tail(&tree)?;
+    let shared = Arc::new(Shared {
+        tree,
+        committed: AtomicU64::new(tail.0),
+        stopped: Mutex::new(None),
+        stats: StatsCounters::default(),
+        #[cfg(test)]
+        fail_writes: std::sync::atomic::AtomicBool::new(false),
+        _lock: lock,
+    });
+    Ok((shared, data_file, tail))
+}
+
+/// Next position and last hash, from the last record on disk.
+fn read_tail(tree: &sled::Db) -> Result<Tail, StoreError> {
+    let Some((key, value)) = tree
+        .scan_prefix(layout::RECORD_PREFIX)
+        .next_back()
+        .transpose()?
+    else {
+        return Ok((0, GENESIS_HASH));
+    };
+    let position = layout::position_of_record_key(&key).ok_or_else(|| StoreError::Corrupt {
+        position: 0,
+        reason: "malformed record key".into(),
+    })?;
+    let parts = codec::split_record(&value).map_err(|e| StoreError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })?;
+    Ok((position + 1, parts.hash))
+}
+
+fn join_error(e: &tokio::task::JoinError) -> StoreError {
+    StoreError::Io(Arc::new(std::io::Error::other(format!(
+        "blocking task failed: {e}"
+    ))))
+}
+
+/// Run a blocking sled read on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| join_error(&e))?
+}
+
+/// Decode the record stored under `key`/`value`, as an error naming its position.
+fn decode_at(position: u64, value: &[u8]) -> Result<RecordedEvent, StoreError> {
+    codec::decode_record(value).map_err(|e| StoreError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })
+}
+
+/// Up to `max` committed events from `from` (on the blocking pool).
+pub(crate) async fn read_all_blocking(
+    shared: Arc<Shared>,
+    from: u64,
+    max: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    blocking(move || read_all_sync(&shared, from, max)).await
+}
+
+fn read_all_sync(shared: &Shared, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+    let committed = shared.committed.load(Ordering::Acquire);
+    let end = committed.min(from.saturating_add(max as u64));
+    if from >= end {
+        return Ok(Vec::new());
+    }
+    let mut events = Vec::with_capacity((end - from) as usize);
+    for (expected, entry) in (from..).zip(
+        shared
+            .tree
+            .range(layout::record_key(from)..layout::record_key(end)),
+    ) {
+        let (key, value) = entry?;
+        if layout::position_of_record_key(&key) != Some(expected) {
+            return Err(StoreError::Corrupt {
+                position: expected,
+                reason: "record missing".into(),
+            });
+        }
+        events.push(decode_at(expected, &value)?);
+    }
+    if events.len() as u64 != end - from {
+        let position = from + events.len() as u64;
+        return Err(StoreError::Corrupt {
+            position,
+            reason: "record missing".into(),
+        });
+    }
+    Ok(events)
+}
+
+fn read_stream_sync(
+    shared: &Shared,
+    stream_id: &str,
+    from_version: u64,
+    direction: Direction,
+    max: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let committed = shared.committed.load(Ordering::Acquire);
+    let prefix = layout::stream_prefix(stream_id);
+    let index: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction {
+        Direction::Forward => Box::new(
+            shared
+                .tree
+                .range(layout::stream_key(stream_id, from_version)..)
+                .take_while(move |entry| {
+                    entry
+                        .as_ref()
+                        .map_or(true, |(key, _)| key.starts_with(&prefix))
+                }),
+        ),
+        Direction::Backward => Box::new(
+            shared
+                .tree
+                .range(prefix.clone()..=layout::stream_key(stream_id, from_version))
+                .rev(),
+        ),
+    };
+    let mut events = Vec::new();
+    for entry in index {
+        if events.len() >= max {
+            break;
+        }
+        let (_, value) = entry?;
+        let position = layout::u64_value(&value).ok_or_else(|| StoreError::Corrupt {
+            position: 0,
+            reason: format!("bad index entry in {stream_id}"),
+        })?;
+        if position >= committed {
+            // Written but not yet durable: not visible. Later versions are later positions.
+            if direction == Direction::Forward {
+                break;
+            }
+            continue;
+        }
+        let value = shared
+            .tree
+            .get(layout::record_key(position))?
+            .ok_or_else(|| StoreError::Corrupt {
+                position,
+                reason: "indexed record missing".into(),
+            })?;
+        events.push(decode_at(position, &value)?);
+    }
+    Ok(events)
+}
+
+fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
+    let committed = shared.committed.load(Ordering::Acquire);
+    let mut prev_hash = GENESIS_HASH;
+    let mut verified = 0u64;
+    let bad = |position: u64, reason: String| {
+        Ok(VerifyReport {
+            events_verified: position,
+            first_bad_position: Some(position),
+            reason: Some(reason),
+        })
+    };
+    for entry in shared
+        .tree
+        .range(layout::record_key(0)..layout::record_key(committed))
+    {
+        let (key, value) = entry?;
+        if layout::position_of_record_key(&key) != Some(verified) {
+            return bad(verified, "record missing".into());
+        }
+        match check_record(&value, verified, &prev_hash) {
+            Ok(event) => prev_hash = event.hash,
+            Err(reason) => return bad(verified, reason),
+        }
+        verified += 1;
+    }
+    if verified != committed {
+        return bad(verified, "record missing".into());
+    }
+    Ok(VerifyReport {
+        events_verified: verified,
+        first_bad_position: None,
+        reason: None,
+    })
+}
+
+#[async_trait]
+impl EventStore for SledEventStore {
+    async fn append(&self, req: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer_tx
+            .send(WriterMsg::Append(req, reply))
+            .await
+            .map_err(|_| self.shared.writes_stopped())?;
+        answer.await.map_err(|_| self.shared.writes_stopped())?
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        direction: Direction,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let shared = self.shared.clone();
+        let stream_id = stream_id.to_owned();
+        blocking(move || read_stream_sync(&shared, &stream_id, from_version, direction, max)).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_all_blocking(self.shared.clone(), from_position, max).await
+    }
+
+    fn subscribe(&self, from_position: u64) -> EventSubscription {
+        let live = self
+            .events_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|tx| tx.subscribe());
+        subscription::subscribe(self.shared.clone(), live, from_position)
+    }
+
+    fn head_position(&self) -> Option<u64> {
+        self.shared.committed.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    async fn command_outcome(&self, command_id: &str) -> Result<Option<AppendOutcome>, StoreError> {
+        let shared = self.shared.clone();
+        let key = layout::command_key(command_id);
+        blocking(move || {
+            let Some(bytes) = shared.tree.get(key)? else {
+                return Ok(None);
+            };
+            let record = codec::decode_command(&bytes)?;
+            // Visible only once durable, like the events themselves.
+            Ok(
+                (record.last_position < shared.committed.load(Ordering::Acquire))
+                    .then(|| record.outcome()),
+            )
+        })
+        .await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || verify_sync(&shared)).await
+    }
+
+    async fn flush_and_stop(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let result = match self.writer_tx.send(WriterMsg::Stop(reply)).await {
+            Ok(()) => answer
+                .await
+                .unwrap_or_else(|_| Err(self.shared.writes_stopped())),
+            Err(_) if self.shared.stopped_gracefully() => Ok(()),
+            Err(_) => Err(self.shared.writes_stopped()),
+        };
+        self.events_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let shared = self.shared.clone();
+        blocking(move || Ok(shared.tree.flush().map(|_| ())?)).await?;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;
