@@ -35,6 +35,8 @@ pub mod incident;
 pub mod review;
 pub mod service;
 pub mod time;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use context::{Actor, Context, Role};
 pub use ids::{ActionItemId, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
