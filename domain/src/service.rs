@@ -316,7 +316,7 @@ impl Aggregate for ServiceState {
     }
 
     fn evolve(mut self, event: &ServiceEvent) -> Self {
-        self.version += 1;
+        self.version = self.version.saturating_add(1);
         match event {
             ServiceEvent::Registered(e) => {
                 self.id = Some(e.id);
