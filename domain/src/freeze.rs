@@ -189,12 +189,7 @@ impl FreezeState {
         if matches!(&cmd.scope, FreezeScope::Services(s) if s.is_empty()) {
             return Err(FreezeError::NoServices.into());
         }
-        if cmd.reason.trim().is_empty() {
-            return Err(DomainError::Invalid {
-                field: "reason",
-                reason: "must not be empty",
-            });
-        }
+        DomainError::require_text("reason", &cmd.reason)?;
         Ok(vec![FreezeEvent::Created(FreezeCreated {
             id: cmd.id,
             window: cmd.window,

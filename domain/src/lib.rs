@@ -34,9 +34,9 @@ pub mod ids;
 pub mod incident;
 pub mod review;
 pub mod service;
-pub mod time;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod time;
 
 pub use context::{Actor, Context, Role};
 pub use ids::{ActionItemId, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
@@ -143,4 +143,17 @@ pub enum DomainError {
         /// Why it failed.
         reason: &'static str,
     },
+}
+
+impl DomainError {
+    /// `Ok` if `value` holds non-blank text, else [`DomainError::Invalid`] naming `field`.
+    pub fn require_text(field: &'static str, value: &str) -> Result<(), DomainError> {
+        if value.trim().is_empty() {
+            return Err(DomainError::Invalid {
+                field,
+                reason: "must not be empty",
+            });
+        }
+        Ok(())
+    }
 }

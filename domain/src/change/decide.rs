@@ -20,9 +20,9 @@ impl ChangeState {
         if self.request.is_some() {
             return Err(ChangeError::AlreadyRequested.into());
         }
-        non_empty("title", &cmd.title)?;
-        non_empty("implementation_plan", &cmd.implementation_plan)?;
-        non_empty("rollback_plan", &cmd.rollback_plan)?;
+        DomainError::require_text("title", &cmd.title)?;
+        DomainError::require_text("implementation_plan", &cmd.implementation_plan)?;
+        DomainError::require_text("rollback_plan", &cmd.rollback_plan)?;
         if !cmd.window.is_valid() {
             return Err(ChangeError::WindowEndsBeforeStart.into());
         }
@@ -269,16 +269,6 @@ impl ChangeState {
         self.status = status;
         self.closed_at = Some(at);
     }
-}
-
-fn non_empty(field: &'static str, value: &str) -> Result<(), DomainError> {
-    if value.trim().is_empty() {
-        return Err(DomainError::Invalid {
-            field,
-            reason: "must not be empty",
-        });
-    }
-    Ok(())
 }
 
 /// The tier of each service, in order; rejects empty, duplicate or unknown services.
