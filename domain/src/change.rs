@@ -116,14 +116,6 @@ pub enum ChangeError {
     /// No tier fact was passed for a service.
     #[error("no tier known for service {0}")]
     UnknownServiceTier(ServiceId),
-    /// A service tier is outside 1..=3.
-    #[error("service {service} has invalid tier {tier}")]
-    InvalidTier {
-        /// The service.
-        service: ServiceId,
-        /// Its tier.
-        tier: u8,
-    },
     /// Only a draft can be submitted.
     #[error("only a draft can be submitted (status {0:?})")]
     NotDraft(ChangeStatus),

@@ -4,6 +4,7 @@ use super::risk::FailureHistory;
 use super::{ChangeCategory, ChangeType, ValidationResult};
 use crate::freeze::FreezeFact;
 use crate::ids::{ChangeId, ServiceId};
+use crate::service::Tier;
 use crate::time::TimeWindow;
 
 /// Commands of the change aggregate.
@@ -60,7 +61,7 @@ pub struct ServiceFact {
     /// The service.
     pub id: ServiceId,
     /// Its tier (1 = most critical … 3).
-    pub tier: u8,
+    pub tier: Tier,
 }
 
 /// Requests a new change.

@@ -285,13 +285,7 @@ fn service_tiers(services: &[ServiceId], facts: &[ServiceFact]) -> Result<Vec<u8
             .iter()
             .find(|f| f.id == *service)
             .ok_or(ChangeError::UnknownServiceTier(*service))?;
-        if !(1..=3).contains(&fact.tier) {
-            return Err(ChangeError::InvalidTier {
-                service: *service,
-                tier: fact.tier,
-            });
-        }
-        tiers.push(fact.tier);
+        tiers.push(fact.tier.get());
     }
     Ok(tiers)
 }

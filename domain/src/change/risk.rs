@@ -5,7 +5,7 @@
 //! | input | points |
 //! |---|---|
 //! | type | emergency +2, normal +1, standard 0 |
-//! | most critical service tier | tier 1 +2, tier 2 +1, tier 3 (or lower) 0 |
+//! | most critical service tier | tier 1 +2, tier 2 +1, tier 3 (or out of range) 0 |
 //! | number of services | 3 or more +1 |
 //! | recent failure rate of changes on those services (`failed / total`) | ≥ 20 % +2, ≥ 10 % +1, else (or no history) 0 |
 //!
@@ -82,11 +82,12 @@ fn type_points(change_type: ChangeType) -> u8 {
 }
 
 fn tier_points(tiers: &[u8]) -> u8 {
-    match tiers.iter().min() {
-        Some(1) => 2,
-        Some(2) => 1,
+    let points = |tier: &u8| match tier {
+        1 => 2,
+        2 => 1,
         _ => 0,
-    }
+    };
+    tiers.iter().map(points).max().unwrap_or(0)
 }
 
 fn breadth_points(services: usize) -> u8 {
@@ -155,6 +156,11 @@ mod tests {
                 level: RiskLevel::High
             }
         );
+    }
+
+    #[test]
+    fn out_of_range_tier_counts_as_tier_3_and_hides_no_tier_1() {
+        assert_eq!(assess(ChangeType::Standard, &[0, 1], NONE).points, 2);
     }
 
     #[test]
