@@ -1,1 +1,25 @@
-//! placeholder
+//! # opsledger-projections
+//!
+//! The read side of opsledger: deterministic folds of the event log into
+//! read models (services, incidents, changes, reviews, status page, KPIs,
+//! audit indexes), the runner that feeds them from the store, their
+//! snapshots and checkpoints, rebuild, and time travel.
+//!
+//! ## Invariants
+//! - A projection is a pure fold: the same events in the same order give
+//!   the same read models, whether applied live, rebuilt from zero, or
+//!   resumed from a snapshot.
+//! - Events at or below a projection's checkpoint are skipped (idempotent).
+//! - Handlers return `Result` and never panic; a bad event is logged and
+//!   skipped, a bad snapshot is discarded and the models rebuilt.
+//!
+//! ## Layout
+//! - generic helpers: [`pagination`], [`interval`], [`stats`], [`bucket`], [`graph`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bucket;
+pub mod graph;
+pub mod interval;
+pub mod pagination;
+pub mod stats;
