@@ -1,1 +1,36 @@
-//! placeholder
+//! # opsledger-api
+//!
+//! The server and transport layer of opsledger, and the `opsledger` CLI:
+//! GraphQL over HTTP and WebSocket (axum + async-graphql), bearer-token auth,
+//! protective limits, the one error-to-wire table, metrics and health.
+//!
+//! ## Layout
+//! - [`error`]: [`ApiError`] and its stable `extensions.code`s.
+//! - [`auth`]: tokens, [`auth::Principal`], [`auth::require_role`].
+//! - [`limits`]: every protective limit and the page-size clamp.
+//! - [`graphql`]: the schema (merged roots; extension points for the domain).
+//! - [`server`]: the router, layers, health/readiness/metrics, graceful shutdown.
+//! - [`ws`]: graphql-transport-ws and legacy graphql-ws.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`cli`]: the `opsledger` subcommands.
+//!
+//! ## Invariants
+//! - Every error a client sees carries `extensions.code`; internal causes are
+//!   logged, never sent; a panic becomes a coded 500, never a stack trace.
+//! - Production by default: introspection, suggestions and GraphiQL only with `--dev`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod graphql;
+pub mod limits;
+pub mod metrics;
+pub mod server;
+pub mod ws;
+
+pub use error::{ApiError, ErrorCode};
+
+/// The event store as shared by the server and the schema.
+pub type SharedStore = std::sync::Arc<dyn opsledger_storage::EventStore>;

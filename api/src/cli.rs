@@ -1,0 +1,277 @@
+//! The `opsledger` command line: one subcommand per job. Errors reach a
+//! person as one line (what, where, what to do) and a non-zero exit.
+//!
+//! To add a subcommand: add a variant to [`Command`] with its own `Args`
+//! struct and a `match` arm in [`run`] calling a function in its own module.
+
+use crate::auth::{TokenTable, TOKENS_ENV};
+use crate::limits::Limits;
+use crate::server::{Readiness, RunningServer, ServerConfig};
+use crate::SharedStore;
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// opsledger: event-sourced incident and change management.
+#[derive(Parser, Debug)]
+#[command(name = "opsledger", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API over HTTP and WebSocket.
+    Serve(ServeArgs),
+    /// Check the event log's positions and hash chain.
+    Verify(VerifyArgs),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory (the log lives in DATA/log, projection snapshots in DATA/projections).
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// TOML file of bearer tokens (`[[token]] secret actor roles`); also read: $OPSLEDGER_TOKENS.
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Load the demo fixtures into an empty store (implies --dev).
+    #[arg(long)]
+    pub demo: bool,
+    /// Development mode: GraphiQL at /graphiql, introspection and suggestions on.
+    #[arg(long)]
+    pub dev: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Data directory holding the log (DATA/log).
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+}
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Append and read throughput of the event store.
+    Storage(BenchStorageArgs),
+}
+
+/// Options of `bench storage`.
+#[derive(Args, Debug)]
+pub struct BenchStorageArgs {
+    /// How many events to append.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The directory of the event log inside a data directory.
+pub fn log_dir(data: &Path) -> PathBuf {
+    data.join("log")
+}
+
+/// The directory of projection snapshots inside a data directory.
+pub fn projections_dir(data: &Path) -> PathBuf {
+    data.join("projections")
+}
+
+/// Parses the arguments, runs the command and turns failures into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Verify(args) => verify(args).await,
+        Command::Bench(BenchCommand::Storage(args)) => bench_storage(args).await,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open_store(data: &Path) -> anyhow::Result<SledEventStore> {
+    let dir = log_dir(data);
+    SledEventStore::open(&dir, StoreConfig::default())
+        .await
+        .with_context(|| format!("cannot open the event log at {}", dir.display()))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let env_tokens = std::env::var(TOKENS_ENV).ok();
+    let tokens = TokenTable::load(args.tokens.as_deref(), env_tokens.as_deref())
+        .context("fix the token configuration (--tokens FILE or $OPSLEDGER_TOKENS)")?;
+    if tokens.is_empty() {
+        tracing::warn!("no bearer tokens configured: only public operations will work");
+    }
+    let store: SharedStore = Arc::new(open_store(&args.data).await?);
+    let dev = args.dev || args.demo;
+    if args.demo {
+        // Hook: the application service loads the fixtures into an empty store here.
+        tracing::warn!("--demo: fixture loading is not wired into this build yet");
+    }
+    let config = ServerConfig {
+        dev,
+        limits: Limits::default(),
+    };
+    // Hook: with projections, pass Readiness::with_projections(runner position).
+    let server = RunningServer::start(
+        args.listen,
+        store.clone(),
+        Arc::new(tokens),
+        Readiness::store_only(),
+        config,
+    )
+    .await?;
+    tracing::info!(addr = %server.addr, dev, data = %args.data.display(), "serving");
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections");
+    server
+        .shutdown()
+        .await
+        .context("the server failed while stopping")?;
+    // Hook: snapshot the projections into projections_dir(&args.data) here.
+    store
+        .flush_and_stop()
+        .await
+        .context("cannot flush the event log; run `opsledger verify` before the next start")?;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let dir = log_dir(&args.data);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "no event log at {}: pass --data with the data directory of a server",
+            dir.display()
+        );
+    }
+    let store = open_store(&args.data).await?;
+    let report = store
+        .verify()
+        .await
+        .with_context(|| format!("cannot read the event log at {}", dir.display()))?;
+    let _ = store.flush_and_stop().await;
+    match report.first_bad_position {
+        None => {
+            println!("ok: {} events verified", report.events_verified);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(position) => {
+            eprintln!(
+                "error: the event log at {} is damaged at position {position}: {} ({} events before it verified); restore from a backup",
+                dir.display(),
+                report.reason.as_deref().unwrap_or("unknown reason"),
+                report.events_verified
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("bench storage is not available in this build")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_to_data_and_localhost_8080() {
+        let cli = Cli::try_parse_from(["opsledger", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(args.data, PathBuf::from("./data"));
+        assert_eq!(args.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(args.log_format, LogFormat::Text);
+        assert!(!args.dev);
+    }
+}

@@ -1,0 +1,242 @@
+//! The storage-only part of the schema: the log's head, its verification,
+//! a cursor connection over the whole log and the `events` subscription
+//! (catch-up from a position, then live). Envelope fields only: payloads are
+//! decoded by the domain part of the schema.
+
+use crate::auth::require_role;
+use crate::error::ApiError;
+use crate::graphql::scalars::DateTime;
+use crate::limits::clamp_page;
+use crate::SharedStore;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, InputObject, Object, SimpleObject, Subscription};
+use futures::{Stream, StreamExt};
+use opsledger_domain::{Role, Timestamp};
+use opsledger_storage::{RecordedEvent, VerifyReport};
+
+/// One event of the log, by its envelope.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "LogEvent")]
+pub struct LogEventObject {
+    /// Global position (0-based, gap-free).
+    pub position: u64,
+    /// The stream it belongs to (`incident-<ulid>`, ...).
+    pub stream_id: String,
+    /// Version within the stream (0-based, gap-free).
+    pub stream_version: u64,
+    /// Unique id (ULID).
+    pub event_id: String,
+    /// Stable type name, e.g. `IncidentDeclared`.
+    #[graphql(name = "type")]
+    pub type_name: String,
+    /// Schema version of the payload's encoding.
+    pub schema_version: u16,
+    /// When it was recorded.
+    pub recorded_at: DateTime,
+    /// Who did it.
+    pub actor: String,
+    /// The command that produced it.
+    pub command_id: String,
+    /// Correlation id (ULID) of the originating request.
+    pub correlation_id: String,
+    /// Causation id (ULID), if any.
+    pub causation_id: Option<String>,
+    /// Hash of the previous record, hex.
+    pub prev_hash: String,
+    /// BLAKE3 hash chaining this record to the previous one, hex.
+    pub hash: String,
+}
+
+impl From<&RecordedEvent> for LogEventObject {
+    fn from(e: &RecordedEvent) -> Self {
+        LogEventObject {
+            position: e.position,
+            stream_id: e.stream_id.clone(),
+            stream_version: e.stream_version,
+            event_id: e.event_id.to_string(),
+            type_name: e.type_name.clone(),
+            schema_version: e.schema_version,
+            recorded_at: DateTime(Timestamp(e.recorded_at_ms)),
+            actor: e.actor.clone(),
+            command_id: e.command_id.clone(),
+            correlation_id: e.correlation_id.to_string(),
+            causation_id: e.causation_id.map(|id| id.to_string()),
+            prev_hash: hex(&e.prev_hash),
+            hash: hex(&e.hash),
+        }
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The outcome of walking the hash chain.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "LogVerification")]
+pub struct LogVerificationObject {
+    /// Records that verified before the first bad one (or all of them).
+    pub events_verified: u64,
+    /// Position of the first bad record, null when the whole log verifies.
+    pub first_bad_position: Option<u64>,
+    /// What is wrong with the first bad record.
+    pub reason: Option<String>,
+}
+
+impl From<VerifyReport> for LogVerificationObject {
+    fn from(r: VerifyReport) -> Self {
+        LogVerificationObject {
+            events_verified: r.events_verified,
+            first_bad_position: r.first_bad_position,
+            reason: r.reason,
+        }
+    }
+}
+
+/// Which events a subscription wants.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Only streams whose id starts with this (e.g. `incident-`).
+    pub stream_prefix: Option<String>,
+    /// Only these event types.
+    pub types: Option<Vec<String>>,
+}
+
+impl EventFilter {
+    /// Whether `event` passes the filter.
+    pub fn accepts(&self, event: &RecordedEvent) -> bool {
+        let prefix_ok = self
+            .stream_prefix
+            .as_deref()
+            .is_none_or(|p| event.stream_id.starts_with(p));
+        let type_ok = self
+            .types
+            .as_ref()
+            .is_none_or(|types| types.contains(&event.type_name));
+        prefix_ok && type_ok
+    }
+}
+
+/// The store shared through the schema data.
+fn store<'a>(ctx: &Context<'a>) -> Result<&'a SharedStore, ApiError> {
+    ctx.data::<SharedStore>()
+        .map_err(|_| ApiError::internal("the event store is missing from the schema data"))
+}
+
+/// Queries about the log itself.
+#[derive(Default)]
+pub struct LogQuery;
+
+#[Object]
+impl LogQuery {
+    /// Position of the last event in the log, null when the log is empty (role viewer).
+    async fn log_head(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<u64>> {
+        require_role(ctx, Role::Viewer)?;
+        Ok(store(ctx)?.head_position())
+    }
+
+    /// Walks the whole log and checks positions and the hash chain (role viewer).
+    async fn verify_log(&self, ctx: &Context<'_>) -> async_graphql::Result<LogVerificationObject> {
+        require_role(ctx, Role::Viewer)?;
+        let report = store(ctx)?.verify().await.map_err(ApiError::internal)?;
+        Ok(report.into())
+    }
+
+    /// Events of the whole log in order, after `afterPosition` (exclusive),
+    /// `first` at most 100 (role viewer). Cursors are positions.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after_position: Option<u64>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Connection<u64, LogEventObject, EmptyFields, EmptyFields>> {
+        require_role(ctx, Role::Viewer)?;
+        let page = clamp_page(first, None);
+        let from = after_position.map_or(0, |p| p.saturating_add(1));
+        // One more than the page tells whether there is a next page.
+        let mut events = store(ctx)?
+            .read_all(from, page + 1)
+            .await
+            .map_err(ApiError::internal)?;
+        let has_next = events.len() > page;
+        events.truncate(page);
+        let mut connection = Connection::new(from > 0, has_next);
+        connection.edges.extend(
+            events
+                .iter()
+                .map(|e| Edge::new(e.position, LogEventObject::from(e))),
+        );
+        Ok(connection)
+    }
+}
+
+/// Subscriptions to the log itself.
+#[derive(Default)]
+pub struct LogSubscription;
+
+#[Subscription]
+impl LogSubscription {
+    /// Every event from `fromPosition` (inclusive) that passes `filter`:
+    /// catch-up from the log, then live, without gaps (role viewer).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 0)] from_position: u64,
+        filter: Option<EventFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LogEventObject>>> {
+        require_role(ctx, Role::Viewer)?;
+        let filter = filter.unwrap_or_default();
+        let events = store(ctx)?.subscribe(from_position);
+        Ok(events.filter_map(move |item| {
+            let out = match item {
+                Ok(event) if filter.accepts(&event) => Some(Ok(LogEventObject::from(&event))),
+                Ok(_) => None,
+                Err(err) => Some(Err(ApiError::internal(err).into())),
+            };
+            futures::future::ready(out)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(stream: &str, type_name: &str) -> RecordedEvent {
+        RecordedEvent {
+            position: 0,
+            stream_id: stream.into(),
+            stream_version: 0,
+            event_id: ulid::Ulid::nil(),
+            type_name: type_name.into(),
+            schema_version: 1,
+            recorded_at_ms: 0,
+            actor: "alice".into(),
+            command_id: "c".into(),
+            correlation_id: ulid::Ulid::nil(),
+            causation_id: None,
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0xab; 32],
+        }
+    }
+
+    #[test]
+    fn filter_matches_prefix_and_types() {
+        let filter = EventFilter {
+            stream_prefix: Some("incident-".into()),
+            types: Some(vec!["IncidentDeclared".into()]),
+        };
+        assert!(filter.accepts(&event("incident-1", "IncidentDeclared")));
+        assert!(!filter.accepts(&event("change-1", "IncidentDeclared")));
+        assert!(!filter.accepts(&event("incident-1", "IncidentResolved")));
+        assert!(EventFilter::default().accepts(&event("change-1", "ChangeDrafted")));
+    }
+
+    #[test]
+    fn hashes_are_lower_hex() {
+        assert_eq!(hex(&[0x00, 0xab, 0x10]), "00ab10");
+        assert_eq!(LogEventObject::from(&event("s", "T")).hash, "ab".repeat(32));
+    }
+}

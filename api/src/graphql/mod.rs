@@ -1,0 +1,100 @@
+//! The GraphQL schema: roots merged from one object per area, the production
+//! settings (limits, no introspection or suggestions unless `dev`), and the
+//! committed SDL.
+//!
+//! ## Extending the schema
+//! Add an object to the tuple of [`QueryRoot`] / [`SubscriptionRoot`]
+//! (`#[derive(MergedObject)]` / `#[derive(MergedSubscription)]`), replace
+//! [`MutationRoot`] by a merged object once real mutations exist, put the
+//! services they need into the schema data in [`build_schema`], then
+//! regenerate `api/schema.graphql` with
+//! `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`.
+
+pub mod codes;
+pub mod log;
+pub mod scalars;
+
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::SharedStore;
+use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+/// Every query field: one merged object per area.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(log::LogQuery);
+
+/// Every mutation (none yet: the application service brings them).
+pub type MutationRoot = EmptyMutation;
+
+/// Every subscription field: one merged object per area.
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(log::LogSubscription);
+
+/// The opsledger schema.
+pub type ApiSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// How the schema is built.
+#[derive(Clone, Debug, Default)]
+pub struct SchemaOptions {
+    /// Development mode: introspection and field suggestions on.
+    pub dev: bool,
+    /// Query shape limits.
+    pub limits: Limits,
+}
+
+/// The schema's roots, limits and extensions, without any data.
+fn builder(options: &SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let limits = &options.limits;
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
+    .limit_recursive_depth(limits.recursive_depth)
+    .limit_directives(limits.directives)
+    .extension(codes::ErrorCodes);
+    if options.dev {
+        builder
+    } else {
+        builder.disable_introspection().disable_suggestions()
+    }
+}
+
+/// The schema serving `store`, recording into `metrics`.
+pub fn build_schema(
+    store: SharedStore,
+    metrics: Arc<Metrics>,
+    options: &SchemaOptions,
+) -> ApiSchema {
+    builder(options).data(store).data(metrics).finish()
+}
+
+/// The SDL of the production schema (what `api/schema.graphql` holds).
+pub fn production_sdl() -> String {
+    builder(&SchemaOptions::default()).finish().sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed SDL is the code's schema; regenerate with `UPDATE_SCHEMA=1`.
+    #[test]
+    fn schema_sdl_matches_committed_file() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+        let sdl = production_sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &sdl).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "api/schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`"
+        );
+    }
+}

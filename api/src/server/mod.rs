@@ -1,0 +1,229 @@
+//! The axum server: shared state, the router (GraphQL over HTTP and
+//! WebSocket, GraphiQL in dev, health, readiness, metrics) with its
+//! protective layers, and running it with graceful shutdown.
+
+pub mod graphql_http;
+pub mod ops;
+
+use crate::auth::TokenTable;
+use crate::graphql::{build_schema, ApiSchema, SchemaOptions};
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::ws::connection::WsContext;
+use crate::SharedStore;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::any::Any;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use ops::Readiness;
+
+/// How the server is configured (beyond the store and tokens).
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// Development mode: GraphiQL, introspection and suggestions on.
+    pub dev: bool,
+    /// Every limit.
+    pub limits: Limits,
+}
+
+struct Inner {
+    schema: ApiSchema,
+    store: SharedStore,
+    tokens: Arc<TokenTable>,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    config: ServerConfig,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// What every handler shares (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// State serving `store` with `tokens`; `shutdown` turns true when the server stops.
+    pub fn new(
+        store: SharedStore,
+        tokens: Arc<TokenTable>,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
+        config: ServerConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let options = SchemaOptions {
+            dev: config.dev,
+            limits: config.limits.clone(),
+        };
+        let schema = build_schema(store.clone(), metrics.clone(), &options);
+        AppState(Arc::new(Inner {
+            schema,
+            store,
+            tokens,
+            metrics,
+            readiness,
+            config,
+            shutdown,
+        }))
+    }
+
+    /// The GraphQL schema.
+    pub fn schema(&self) -> &ApiSchema {
+        &self.0.schema
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &SharedStore {
+        &self.0.store
+    }
+
+    /// The bearer tokens.
+    pub fn tokens(&self) -> &TokenTable {
+        &self.0.tokens
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The readiness hook.
+    pub fn readiness(&self) -> &Readiness {
+        &self.0.readiness
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    /// What a WebSocket connection needs.
+    pub fn ws_context(&self) -> WsContext {
+        WsContext {
+            schema: self.0.schema.clone(),
+            tokens: self.0.tokens.clone(),
+            metrics: self.0.metrics.clone(),
+            limits: self.0.config.limits.clone(),
+            shutdown: self.0.shutdown.clone(),
+        }
+    }
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    let limits = &state.config().limits;
+    let mut router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql_http::graphql).post(graphql_http::graphql),
+        )
+        .route("/graphql/ws", get(crate::ws::graphql_ws))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
+    if state.config().dev {
+        router = router.route("/graphiql", get(graphql_http::graphiql));
+    }
+    router
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// A panic becomes a coded INTERNAL error; the panic message goes to the log only.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic");
+    tracing::error!(panic = detail, "a request handler panicked");
+    let body = crate::error::error_body(&crate::error::ApiError::internal("handler panicked"));
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A server running in a background task (used by `serve` and the tests).
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Binds `addr` (port 0 picks a free port) and serves the given parts.
+    pub async fn start(
+        addr: SocketAddr,
+        store: SharedStore,
+        tokens: Arc<TokenTable>,
+        readiness: Readiness,
+        config: ServerConfig,
+    ) -> Result<Self, StartError> {
+        let metrics = Arc::new(Metrics::new()?);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let (stop, stopped) = watch::channel(false);
+        let state = AppState::new(store, tokens, metrics, readiness, config, stopped.clone());
+        let mut stopped_for_http = stopped;
+        let shutdown = async move {
+            // Either a stop request or the sender going away ends the server.
+            let _ = stopped_for_http.wait_for(|stop| *stop).await;
+        };
+        let task = tokio::spawn(serve(listener, router(state), shutdown));
+        Ok(RunningServer { addr, stop, task })
+    }
+
+    /// Stops accepting, closes WebSockets (1001) and waits for open requests to finish.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.stop.send_replace(true);
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source} (is another process using it?)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics could not be registered.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+}
