@@ -4,10 +4,9 @@
 //! |---|---|
 //! | `e/` + position (u64 BE) | the record (see [`crate::codec`]) |
 //! | `s/` + stream id + `0x00` + version (u64 BE) | position (u64 BE) |
-//! | `h/s/` + stream id | version of the stream's last event (u64 BE) |
 //! | `c/` + command id | [`crate::codec::CommandRecord`] |
 //!
-//! Stream ids never contain a NUL byte, so one stream's keys are never a
+//! A stream's head (last version) is its last `s/` key. Stream ids never contain a NUL byte, so one stream's keys are never a
 //! prefix-range of another's.
 
 /// Sub-directory of the store's directory that sled owns.
@@ -50,11 +49,10 @@ pub fn stream_key(stream_id: &str, version: u64) -> Vec<u8> {
     key
 }
 
-/// Key of the head (last version) of `stream_id`.
-pub fn stream_head_key(stream_id: &str) -> Vec<u8> {
-    let mut key = b"h/s/".to_vec();
-    key.extend_from_slice(stream_id.as_bytes());
-    key
+/// Version of a stream index key (its last 8 bytes), if it is long enough to be one.
+pub fn version_of_stream_key(key: &[u8]) -> Option<u64> {
+    let start = key.len().checked_sub(8)?;
+    u64_value(&key[start..])
 }
 
 /// Key of a command id's stored outcome.
@@ -85,5 +83,6 @@ mod tests {
         assert!(!stream_key("a/x", 0).starts_with(&a));
         assert!(!stream_key("ab", 0).starts_with(&a));
         assert!(stream_key("a", 3).starts_with(&a));
+        assert_eq!(version_of_stream_key(&stream_key("a", 3)), Some(3));
     }
 }

@@ -207,10 +207,6 @@ impl Writer {
             );
             group.events.push(event);
         }
-        group.batch.insert(
-            layout::stream_head_key(&req.stream_id),
-            &last_version.to_be_bytes(),
-        );
         group
             .batch
             .insert(layout::command_key(&req.command_id), command_bytes);
@@ -241,15 +237,23 @@ impl Writer {
         if let Some(head) = self.heads.get(stream_id) {
             return Ok(*head);
         }
-        let head = match self.shared.tree.get(layout::stream_head_key(stream_id))? {
-            Some(bytes) => Some(
-                layout::u64_value(&bytes).ok_or_else(|| StoreError::Corrupt {
-                    position: self.next_position,
-                    reason: format!("stream head of {stream_id} is not a u64"),
-                })?,
-            ),
-            None => None,
-        };
+        // The stream's last index key holds its head: no separate head key to write.
+        let last = self
+            .shared
+            .tree
+            .scan_prefix(layout::stream_prefix(stream_id))
+            .keys()
+            .next_back();
+        let head =
+            match last.transpose()? {
+                Some(key) => Some(layout::version_of_stream_key(&key).ok_or_else(|| {
+                    StoreError::Corrupt {
+                        position: self.next_position,
+                        reason: format!("malformed index key of stream {stream_id}"),
+                    }
+                })?),
+                None => None,
+            };
         self.heads.insert(stream_id.to_owned(), head);
         Ok(head)
     }
