@@ -14,12 +14,26 @@
 //!   skipped, a bad snapshot is discarded and the models rebuilt.
 //!
 //! ## Layout
+//! - the machinery: [`projection`] (the contract and checkpoints),
+//!   [`snapshot`], [`runner`] (live feed, read-your-writes, rebuild),
+//!   [`time_travel`], [`error`].
 //! - generic helpers: [`pagination`], [`interval`], [`stats`], [`bucket`], [`graph`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bucket;
+pub mod error;
 pub mod graph;
 pub mod interval;
 pub mod pagination;
+pub mod projection;
+pub mod runner;
+pub mod snapshot;
 pub mod stats;
+pub mod time_travel;
+
+pub use error::{ApplyError, ProjectionError};
+pub use projection::{Applied, Checkpointed, EventMeta, Projection};
+pub use runner::{rebuild, ProjectionHandle, ProjectionRunner, RebuildReport, RunnerConfig};
+pub use snapshot::SnapshotStore;
+pub use time_travel::{aggregate_as_of, AsOf, HistoricState};

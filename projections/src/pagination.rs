@@ -2,8 +2,6 @@
 //! list's sort key (base64url of its bytes), a clamped page size, and Relay
 //! style page information.
 
-use serde::{Deserialize, Serialize};
-
 /// Page size when the caller gives none.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// The largest page a caller can ask for (larger `first` values are clamped).
