@@ -23,6 +23,7 @@ pub struct Metrics {
     projection_lag: IntGauge,
     ws_connections: IntGauge,
     ws_subscriptions: IntGauge,
+    ws_slow_consumers: IntCounter,
 }
 
 impl Metrics {
@@ -65,6 +66,11 @@ impl Metrics {
             "opsledger_ws_subscriptions_active",
             "Active GraphQL subscriptions over WebSocket",
         )?;
+        let ws_slow_consumers = IntCounter::new(
+            "opsledger_ws_slow_consumers_dropped_total",
+            "WebSocket connections closed because the client did not keep up",
+        )?;
+        registry.register(Box::new(ws_slow_consumers.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(graphql_errors.clone()))?;
         registry.register(Box::new(append_latency.clone()))?;
@@ -85,6 +91,7 @@ impl Metrics {
             projection_lag,
             ws_connections,
             ws_subscriptions,
+            ws_slow_consumers,
         })
     }
 
@@ -117,6 +124,11 @@ impl Metrics {
     /// Tracks one active subscription until the guard drops.
     pub fn ws_subscription(&self) -> GaugeGuard {
         GaugeGuard::new(&self.ws_subscriptions)
+    }
+
+    /// Counts one connection dropped as a slow consumer.
+    pub fn ws_slow_consumer_dropped(&self) {
+        self.ws_slow_consumers.inc();
     }
 
     /// The Prometheus text exposition of every metric.

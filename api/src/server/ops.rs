@@ -9,13 +9,13 @@ use tokio::sync::watch;
 
 /// Whether the server can answer with up-to-date read models.
 ///
-/// The hook is the projection runner's position: a `watch` of how many log
-/// events the read models have applied (= the next position they will apply,
-/// positions being 0-based and gap-free). Without projections the server is
-/// ready as soon as the store is open.
+/// The hook is the projection runner's position: a `watch` of the position
+/// of the last event in the read models (`None` = none yet), as
+/// `ProjectionHandle::position_receiver` gives it. Without projections the
+/// server is ready as soon as the store is open.
 #[derive(Clone, Debug, Default)]
 pub struct Readiness {
-    applied: Option<watch::Receiver<u64>>,
+    applied: Option<watch::Receiver<Option<u64>>>,
 }
 
 impl Readiness {
@@ -25,7 +25,7 @@ impl Readiness {
     }
 
     /// Ready when the read models have applied every event of the log.
-    pub fn with_projections(applied: watch::Receiver<u64>) -> Self {
+    pub fn with_projections(applied: watch::Receiver<Option<u64>>) -> Self {
         Readiness {
             applied: Some(applied),
         }
@@ -33,12 +33,16 @@ impl Readiness {
 
     /// Events in the log (whose last position is `head`) not yet applied.
     pub fn lag(&self, head: Option<u64>) -> u64 {
-        let log_len = head.map_or(0, |h| h.saturating_add(1));
         match &self.applied {
-            Some(applied) => log_len.saturating_sub(*applied.borrow()),
+            Some(applied) => event_count(head).saturating_sub(event_count(*applied.borrow())),
             None => 0,
         }
     }
+}
+
+/// How many events precede and include `last` (positions are 0-based and gap-free).
+pub fn event_count(last: Option<u64>) -> u64 {
+    last.map_or(0, |p| p.saturating_add(1))
 }
 
 /// `GET /healthz`: 200 while the process runs.
@@ -60,10 +64,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let head = state.store().head_position();
-    let log_len = head.map_or(0, |h| h.saturating_add(1));
     state
         .metrics()
-        .set_positions(log_len, state.readiness().lag(head));
+        .set_positions(event_count(head), state.readiness().lag(head));
     match state.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(err) => {
@@ -79,11 +82,13 @@ mod tests {
 
     #[test]
     fn ready_when_projections_applied_the_whole_log() {
-        let (tx, rx) = watch::channel(0);
+        let (tx, rx) = watch::channel(None);
         let readiness = Readiness::with_projections(rx);
         assert_eq!(readiness.lag(None), 0);
         assert_eq!(readiness.lag(Some(9)), 10);
-        tx.send_replace(10);
+        tx.send_replace(Some(4));
+        assert_eq!(readiness.lag(Some(9)), 5);
+        tx.send_replace(Some(9));
         assert_eq!(readiness.lag(Some(9)), 0);
         assert_eq!(Readiness::store_only().lag(Some(9)), 0);
     }

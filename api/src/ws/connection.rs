@@ -111,7 +111,7 @@ pub async fn run_connection(socket: WebSocket, protocol: Protocol, ctx: WsContex
         kill: Arc::new(kill_tx),
         grace: ctx.limits.ws_slow_consumer_grace,
     };
-    let mut writer = tokio::spawn(write_loop(sink, rx, kill_rx, protocol));
+    let mut writer = tokio::spawn(write_loop(sink, rx, kill_rx, protocol, ctx.metrics.clone()));
     let mut session = Session::new(protocol, ctx.tokens.clone(), ctx.limits.ws_subscriptions);
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(String, u64, bool)>();
     let mut operations: HashMap<u64, AbortHandle> = HashMap::new();
@@ -237,11 +237,13 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Outgoing>,
     mut kill: watch::Receiver<Option<Close>>,
     protocol: Protocol,
+    metrics: Arc<Metrics>,
 ) {
     let close = loop {
         let next = tokio::select! {
             biased;
-            _ = kill.changed() => None,
+            // `Err` means every outbox is gone: not a kill, drain the queue.
+            Ok(()) = kill.changed() => None,
             next = rx.recv() => next,
         };
         match next {
@@ -251,7 +253,7 @@ async fn write_loop(
                 let frame = Message::Text(message.encode(protocol).into());
                 tokio::select! {
                     biased;
-                    _ = kill.changed() => break kill.borrow().clone(),
+                    Ok(()) = kill.changed() => break kill.borrow().clone(),
                     sent = sink.send(frame) => if sent.is_err() { return },
                 }
             }
@@ -260,6 +262,7 @@ async fn write_loop(
     if let Some(close) = close {
         if close == Close::SLOW_CONSUMER {
             tracing::warn!("dropping a slow WebSocket consumer");
+            metrics.ws_slow_consumer_dropped();
         }
         let frame = Message::Close(Some(CloseFrame {
             code: close.code,
