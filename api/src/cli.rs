@@ -10,6 +10,7 @@ use crate::server::{Readiness, RunningServer, ServerConfig};
 use crate::SharedStore;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use opsledger_storage::bench::{run_storage_bench, StorageBenchOptions};
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 /// opsledger: event-sourced incident and change management.
 #[derive(Parser, Debug)]
-#[command(name = "opsledger", version, about)]
+#[command(name = "opsledger", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -87,9 +88,9 @@ pub enum BenchCommand {
 /// Options of `bench storage`.
 #[derive(Args, Debug)]
 pub struct BenchStorageArgs {
-    /// How many events to append.
-    #[arg(long, default_value_t = 100_000)]
-    pub events: u64,
+    /// Events appended per concurrency level (default: the library's, 20000).
+    #[arg(long)]
+    pub events: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -249,8 +250,19 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("bench storage is not available in this build")
+    let mut options = StorageBenchOptions::default();
+    if let Some(events) = args.events {
+        options.events = events;
+    }
+    let report = run_storage_bench(options)
+        .await
+        .context("the storage benchmark failed (it needs free space in the temp directory)")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -204,7 +204,8 @@ async fn slow_consumer_is_dropped_without_blocking_another_subscriber() {
     let app = spawn_app_with(ServerConfig { dev: false, limits }).await;
     let mut slow = app.ws_ready_small_buffer(Some(VIEWER_TOKEN)).await;
     // Large messages fill the socket buffers sooner.
-    slow.subscribe("s", EVENTS_IN_FULL, json!({"from": 0})).await;
+    slow.subscribe("s", EVENTS_IN_FULL, json!({"from": 0}))
+        .await;
     let mut fast = app.ws_ready(Some(VIEWER_TOKEN)).await;
     fast.subscribe("f", EVENTS, json!({"from": 0})).await;
 
