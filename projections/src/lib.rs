@@ -25,6 +25,7 @@ pub mod bucket;
 pub mod error;
 pub mod graph;
 pub mod interval;
+pub mod models;
 pub mod pagination;
 pub mod projection;
 pub mod runner;
@@ -33,6 +34,7 @@ pub mod stats;
 pub mod time_travel;
 
 pub use error::{ApplyError, ProjectionError};
+pub use models::ReadModels;
 pub use projection::{Applied, Checkpointed, EventMeta, Projection};
 pub use runner::{rebuild, ProjectionHandle, ProjectionRunner, RebuildReport, RunnerConfig};
 pub use snapshot::SnapshotStore;

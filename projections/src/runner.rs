@@ -83,10 +83,8 @@ impl<P: Projection> ProjectionHandle<P> {
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<(), ProjectionError> {
         let mut rx = self.position.clone();
         let reached = |p: &Option<u64>| p.is_some_and(|p| p >= position);
-        let waited = tokio::time::timeout(timeout, async {
-            rx.wait_for(reached).await.map(|_| ())
-        })
-        .await;
+        let waited =
+            tokio::time::timeout(timeout, async { rx.wait_for(reached).await.map(|_| ()) }).await;
         match waited {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => {

@@ -1,0 +1,134 @@
+//! The read models of opsledger, folded together as one projection
+//! ([`ReadModels`]) so every query sees one consistent log position.
+
+pub mod audit;
+pub mod changes;
+pub mod incidents;
+pub mod kpi_facts;
+pub mod reviews;
+pub mod services;
+
+use opsledger_domain::alert::AlertGroupEvent;
+use opsledger_domain::incident::IncidentEvent;
+use opsledger_domain::{ChangeId, DomainEvent, IncidentId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApplyError;
+use crate::projection::{EventMeta, Projection};
+
+use audit::AuditIndex;
+use changes::ChangesModel;
+use incidents::IncidentsModel;
+use kpi_facts::{AlertFact, AlertFactKind, KpiFacts};
+use reviews::ReviewsModel;
+use services::ServicesModel;
+
+/// Every read model: services, incidents (and alert groups), changes (and
+/// freezes), reviews, KPI facts and audit indexes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReadModels {
+    /// Services and the dependency graph.
+    pub services: ServicesModel,
+    /// Incidents and alert groups.
+    pub incidents: IncidentsModel,
+    /// Changes and freeze windows.
+    pub changes: ChangesModel,
+    /// Post-incident reviews and action items.
+    pub reviews: ReviewsModel,
+    /// Compact facts for KPIs.
+    pub kpi: KpiFacts,
+    /// Audit indexes.
+    pub audit: AuditIndex,
+}
+
+impl Projection for ReadModels {
+    const NAME: &'static str = "read_models";
+    const SNAPSHOT_VERSION: u8 = 1;
+
+    fn apply(&mut self, meta: &EventMeta<'_>, event: &DomainEvent) -> Result<(), ApplyError> {
+        self.audit.record(meta);
+        match event {
+            DomainEvent::Service(e) => self.services.apply(meta, e),
+            DomainEvent::AlertGroup(e) => self.apply_alert(meta, e),
+            DomainEvent::Incident(e) => self.apply_incident(meta, e),
+            DomainEvent::Change(e) => {
+                self.changes.apply(meta, e)?;
+                if let Some(id) = ChangeId::from_stream_id(meta.stream_id) {
+                    self.kpi.apply_change(id, e);
+                }
+                Ok(())
+            }
+            DomainEvent::Freeze(e) => self.changes.apply_freeze(meta, e),
+            DomainEvent::Review(e) => {
+                if let Some((incident, review)) = self.reviews.apply(meta, e)? {
+                    self.incidents.link_review(incident, review);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ReadModels {
+    fn apply_incident(
+        &mut self,
+        meta: &EventMeta<'_>,
+        event: &IncidentEvent,
+    ) -> Result<(), ApplyError> {
+        self.incidents.apply(meta, event)?;
+        let id = IncidentId::from_stream_id(meta.stream_id)
+            .ok_or_else(|| ApplyError::BadStreamId(meta.stream_id.to_owned()))?;
+        self.kpi.apply_incident(id, event);
+        if let IncidentEvent::CauseChangeLinked(e) = event {
+            self.changes.link_cause(id, e.change, e.previous);
+            self.kpi.link_cause(e.change, e.previous);
+        }
+        Ok(())
+    }
+
+    fn apply_alert(
+        &mut self,
+        meta: &EventMeta<'_>,
+        event: &AlertGroupEvent,
+    ) -> Result<(), ApplyError> {
+        self.incidents.apply_alert(meta, event)?;
+        let fact = |at: opsledger_domain::Timestamp, service, kind| AlertFact {
+            at: at.millis(),
+            service,
+            kind,
+        };
+        let recorded = match event {
+            AlertGroupEvent::Received(e) => Some(fact(
+                e.alert.received_at,
+                e.alert.group.service,
+                AlertFactKind::Received,
+            )),
+            AlertGroupEvent::Attached(e) if e.suppressed => {
+                let service = self.group_service(meta)?;
+                Some(fact(e.at, service, AlertFactKind::Suppressed))
+            }
+            AlertGroupEvent::IncidentOpened(e) => {
+                let service = self.group_service(meta)?;
+                Some(fact(e.at, service, AlertFactKind::OpenedIncident))
+            }
+            _ => None,
+        };
+        if let Some(f) = recorded {
+            self.kpi.record_alert(f);
+        }
+        Ok(())
+    }
+
+    fn group_service(
+        &self,
+        meta: &EventMeta<'_>,
+    ) -> Result<opsledger_domain::ServiceId, ApplyError> {
+        self.incidents
+            .alert_groups_by_stream(meta.stream_id)
+            .map(|g| g.key.service)
+            .ok_or_else(|| ApplyError::UnknownEntity {
+                kind: "alert group",
+                stream_id: meta.stream_id.to_owned(),
+            })
+    }
+}
