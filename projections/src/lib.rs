@@ -33,6 +33,7 @@ pub mod runner;
 pub mod snapshot;
 pub mod stats;
 pub mod status;
+pub mod synthetic;
 pub mod time_travel;
 
 pub use error::{ApplyError, ProjectionError};
