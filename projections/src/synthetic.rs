@@ -473,28 +473,61 @@ pub struct Batch {
 pub const EPOCH_2024_MS: i64 = 1_704_067_200_000;
 
 /// Generates a valid history of about `target_events` events: `services`
-/// services in a dependency chain, then incidents (with alerts, impact
+/// services in a dependency forest, then incidents (with alerts, impact
 /// changes, status updates, resolution and sometimes a review) and changes
 /// (completed, failed or rolled back, sometimes named as a cause).
 pub fn generate(seed: u64, services: u64, target_events: u64) -> Vec<Batch> {
-    let mut rng = Rng::new(seed);
-    let mut out = Vec::new();
-    let mut count = 0u64;
-    let ids: Vec<ServiceId> = (0..services.max(1))
-        .map(|n| ServiceId::new(ulid(1, n)))
-        .collect();
-    for (n, id) in ids.iter().enumerate() {
-        let deps = if n > 0 && rng.below(2) == 0 {
-            vec![ids[rng.below(n as u64) as usize]]
+    Generator::new(seed, services, target_events).collect()
+}
+
+/// The streaming form of [`generate`]: yields batches in log order.
+#[derive(Clone, Debug)]
+pub struct Generator {
+    rng: Rng,
+    ids: Vec<ServiceId>,
+    registered: usize,
+    t: i64,
+    n: u64,
+    last_change: Option<ChangeId>,
+    count: u64,
+    target: u64,
+    pending: std::collections::VecDeque<Batch>,
+}
+
+impl Generator {
+    /// A generator of about `target_events` events over `services` services.
+    pub fn new(seed: u64, services: u64, target_events: u64) -> Self {
+        Generator {
+            rng: Rng::new(seed),
+            ids: (0..services.max(1))
+                .map(|n| ServiceId::new(ulid(1, n)))
+                .collect(),
+            registered: 0,
+            t: EPOCH_2024_MS + 60_000,
+            n: 0,
+            last_change: None,
+            count: 0,
+            target: target_events,
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn register_next(&mut self) -> Batch {
+        let n = self.registered;
+        let id = self.ids[n];
+        let deps = if n > 0 && self.rng.below(2) == 0 {
+            vec![self.ids[self.rng.below(n as u64) as usize]]
         } else {
             Vec::new()
         };
         let tier = Tier::new((n % 3) as u8 + 1).unwrap_or(Tier::THREE);
-        out.push(Batch {
+        self.registered += 1;
+        self.count += 1;
+        Batch {
             stream_id: id.stream_id(),
             at: EPOCH_2024_MS,
             events: vec![service_registered(
-                *id,
+                id,
                 &format!("svc-{n}"),
                 &format!("team-{}", n % 4),
                 tier,
@@ -503,42 +536,38 @@ pub fn generate(seed: u64, services: u64, target_events: u64) -> Vec<Batch> {
                 3600,
                 EPOCH_2024_MS,
             )],
-        });
-        count += 1;
-    }
-    let mut t = EPOCH_2024_MS + 60_000;
-    let mut n = 0u64;
-    let mut last_change: Option<ChangeId> = None;
-    while count < target_events {
-        n += 1;
-        t += (rng.below(30) as i64 + 1) * 60_000;
-        let service = ids[rng.below(ids.len() as u64) as usize];
-        if rng.below(3) == 0 {
-            let id = ChangeId::new(ulid(3, n));
-            let category = if rng.below(2) == 0 {
-                ChangeCategory::Patch
-            } else {
-                ChangeCategory::Release
-            };
-            let window = (t, t + 3_600_000);
-            let mut events = vec![change_requested(id, category, vec![service], window, t)];
-            events.extend(change_scheduled(window, t));
-            events.push(change_started(t + 60_000));
-            let ending = match rng.below(10) {
-                0 => Ending::Failed,
-                1 => Ending::RolledBack,
-                _ => Ending::Completed,
-            };
-            events.push(change_ended(ending, t + 120_000));
-            count += events.len() as u64;
-            out.push(Batch {
-                stream_id: id.stream_id(),
-                at: t,
-                events,
-            });
-            last_change = Some(id);
-            continue;
         }
+    }
+
+    fn change(&mut self, service: ServiceId) {
+        let (rng, t) = (&mut self.rng, self.t);
+        let id = ChangeId::new(ulid(3, self.n));
+        let category = if rng.below(2) == 0 {
+            ChangeCategory::Patch
+        } else {
+            ChangeCategory::Release
+        };
+        let window = (t, t + 3_600_000);
+        let mut events = vec![change_requested(id, category, vec![service], window, t)];
+        events.extend(change_scheduled(window, t));
+        events.push(change_started(t + 60_000));
+        let ending = match rng.below(10) {
+            0 => Ending::Failed,
+            1 => Ending::RolledBack,
+            _ => Ending::Completed,
+        };
+        events.push(change_ended(ending, t + 120_000));
+        self.count += events.len() as u64;
+        self.pending.push_back(Batch {
+            stream_id: id.stream_id(),
+            at: t,
+            events,
+        });
+        self.last_change = Some(id);
+    }
+
+    fn incident(&mut self, service: ServiceId) {
+        let (rng, t, n) = (&mut self.rng, self.t, self.n);
         let id = IncidentId::new(ulid(2, n));
         let key = AlertGroupKey {
             service,
@@ -587,24 +616,13 @@ pub fn generate(seed: u64, services: u64, target_events: u64) -> Vec<Batch> {
             IncidentStatus::Acknowledged,
             t + 900_000,
         ));
-        if let (Some(change), 0) = (last_change, rng.below(5)) {
+        if let (Some(change), 0) = (self.last_change, rng.below(5)) {
             events.push(cause_linked(change, t + 950_000));
         }
         let resolved = t + 1_000_000 + rng.below(3600) as i64 * 1000;
         events.push(incident_resolved(IncidentStatus::Monitoring, resolved));
         alerts.push(alert_group_released(id, resolved));
-        count += (events.len() + alerts.len()) as u64;
-        out.push(Batch {
-            stream_id: key.stream_id(),
-            at: t,
-            events: alerts,
-        });
-        out.push(Batch {
-            stream_id: id.stream_id(),
-            at: t,
-            events,
-        });
-        if severity <= Severity::Sev2 && rng.below(2) == 0 {
+        let review = (severity <= Severity::Sev2 && rng.below(2) == 0).then(|| {
             let rid = ReviewId::new(ulid(4, n));
             let mut review = vec![review_created(rid, id, severity, resolved + 1000)];
             review.push(action_item_added(
@@ -615,15 +633,53 @@ pub fn generate(seed: u64, services: u64, target_events: u64) -> Vec<Batch> {
             if rng.below(2) == 0 {
                 review.push(review_published(resolved + 3000));
             }
-            count += review.len() as u64;
-            out.push(Batch {
+            Batch {
                 stream_id: rid.stream_id(),
                 at: resolved + 1000,
                 events: review,
-            });
+            }
+        });
+        self.count += (events.len() + alerts.len()) as u64;
+        self.pending.push_back(Batch {
+            stream_id: key.stream_id(),
+            at: t,
+            events: alerts,
+        });
+        self.pending.push_back(Batch {
+            stream_id: id.stream_id(),
+            at: t,
+            events,
+        });
+        if let Some(r) = review {
+            self.count += r.events.len() as u64;
+            self.pending.push_back(r);
         }
     }
-    out
+}
+
+impl Iterator for Generator {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        if self.registered < self.ids.len() {
+            return Some(self.register_next());
+        }
+        if let Some(b) = self.pending.pop_front() {
+            return Some(b);
+        }
+        if self.count >= self.target {
+            return None;
+        }
+        self.n += 1;
+        self.t += (self.rng.below(30) as i64 + 1) * 60_000;
+        let service = self.ids[self.rng.below(self.ids.len() as u64) as usize];
+        if self.rng.below(3) == 0 {
+            self.change(service);
+        } else {
+            self.incident(service);
+        }
+        self.pending.pop_front()
+    }
 }
 
 /// Writes a generated history into `store`, in order, one append per batch.
@@ -636,4 +692,32 @@ pub async fn write_history(
         appender.append(&b.stream_id, b.at, &b.events).await?;
     }
     Ok(())
+}
+
+/// Writes generated batches into `store` with up to `concurrency` appends
+/// in flight (group commit); batches of one stream keep their order, the
+/// order across streams may change. Returns the events written.
+pub async fn write_concurrently(
+    store: Arc<dyn EventStore>,
+    batches: impl Iterator<Item = Batch>,
+    concurrency: usize,
+) -> Result<u64, ProjectionError> {
+    const WAVE: usize = 512;
+    let mut appender = Appender::new(store);
+    let mut wave = Vec::with_capacity(WAVE);
+    let mut streams = std::collections::HashSet::new();
+    let mut written = 0u64;
+    for b in batches {
+        if wave.len() == WAVE || streams.contains(&b.stream_id) {
+            appender
+                .append_all(std::mem::take(&mut wave), concurrency)
+                .await?;
+            streams.clear();
+        }
+        written += b.events.len() as u64;
+        streams.insert(b.stream_id.clone());
+        wave.push(appender.request(&b.stream_id, b.at, &b.events)?);
+    }
+    appender.append_all(wave, concurrency).await?;
+    Ok(written)
 }

@@ -1,0 +1,165 @@
+//! The projections benchmark behind `opsledger bench projections`: replay
+//! speed into every read model, start-up time from a snapshot, peak RSS.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+use serde::Serialize;
+
+use crate::error::ProjectionError;
+use crate::models::ReadModels;
+use crate::projection::Checkpointed;
+use crate::runner::{ProjectionRunner, RunnerConfig};
+use crate::snapshot::SnapshotStore;
+use crate::synthetic::{write_concurrently, Generator};
+
+/// Events in the default benchmark log.
+pub const DEFAULT_BENCH_EVENTS: u64 = 1_000_000;
+/// Services in the generated organisation.
+const BENCH_SERVICES: u64 = 40;
+/// Events read per `read_all` page while replaying.
+const REPLAY_PAGE: usize = 8192;
+
+/// The benchmark's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProjectionBenchReport {
+    /// Events per second of a full replay from the store into every read model
+    /// (reading, decoding and applying).
+    pub replay_projections_events_per_s: f64,
+    /// Events per second of decoding and applying alone (store reads excluded).
+    pub apply_only_events_per_s: f64,
+    /// Time for a runner to start from a snapshot of the whole log, ms.
+    pub startup_with_snapshot_ms: f64,
+    /// Encoded snapshot size, MB.
+    pub snapshot_mb: f64,
+    /// Peak resident memory of the replay and start-up (VmHWM), MB.
+    pub peak_rss_mb: f64,
+    /// Events in the log.
+    pub events: u64,
+}
+
+impl std::fmt::Display for ProjectionBenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "events in the log:              {}", self.events)?;
+        writeln!(
+            f,
+            "replay into projections:        {:.0} events/s",
+            self.replay_projections_events_per_s
+        )?;
+        writeln!(
+            f,
+            "  of which decode + apply only: {:.0} events/s",
+            self.apply_only_events_per_s
+        )?;
+        writeln!(
+            f,
+            "start-up from a snapshot:       {:.1} ms",
+            self.startup_with_snapshot_ms
+        )?;
+        writeln!(
+            f,
+            "snapshot size:                  {:.1} MB",
+            self.snapshot_mb
+        )?;
+        write!(
+            f,
+            "peak RSS (VmHWM):               {:.1} MB",
+            self.peak_rss_mb
+        )
+    }
+}
+
+/// Peak resident set size of this process in MB (`VmHWM`), 0 if unknown.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak RSS counter (Linux `clear_refs` 5), so the figure covers
+/// what follows rather than the log generation.
+fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        tracing::debug!(error = %e, "could not reset the peak RSS counter");
+    }
+}
+
+/// Generates a log of about `events` events in a temporary directory and
+/// measures replay, start-up from a snapshot and peak memory.
+pub async fn run_projection_bench(events: u64) -> Result<ProjectionBenchReport, ProjectionError> {
+    let root = tempfile::tempdir()?;
+    let log_dir = root.path().join("log");
+    let snap_dir = root.path().join("projections");
+    let fast = StoreConfig {
+        fsync_data_file: false,
+        ..StoreConfig::default()
+    };
+    {
+        let store: Arc<dyn EventStore> = Arc::new(SledEventStore::open(&log_dir, fast).await?);
+        write_concurrently(
+            Arc::clone(&store),
+            Generator::new(42, BENCH_SERVICES, events),
+            64,
+        )
+        .await?;
+        store.flush_and_stop().await?;
+    }
+    reset_peak_rss();
+    let store: Arc<dyn EventStore> =
+        Arc::new(SledEventStore::open(&log_dir, StoreConfig::default()).await?);
+    let total = store.head_position().map_or(0, |h| h + 1);
+
+    let models = RwLock::new(Checkpointed::<ReadModels>::default());
+    let mut apply_secs = 0.0;
+    let mut last_hash = [0u8; 32];
+    let started = Instant::now();
+    loop {
+        let from = models.read().map_or(0, |m| m.next_position());
+        let page = store.read_all(from, REPLAY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        last_hash = last.hash;
+        let applying = Instant::now();
+        let mut guard = models.write().unwrap_or_else(|p| p.into_inner());
+        for e in &page {
+            guard.apply_recorded(e);
+        }
+        drop(guard);
+        apply_secs += applying.elapsed().as_secs_f64();
+    }
+    let replay_secs = started.elapsed().as_secs_f64();
+    let state = models.into_inner().unwrap_or_else(|p| p.into_inner());
+    let encoded = SnapshotStore::encode(&state, last_hash)?;
+    let snapshot_mb = encoded.len() as f64 / (1024.0 * 1024.0);
+    {
+        let snapshots = SnapshotStore::open(&snap_dir)?;
+        snapshots.save_encoded::<ReadModels>(encoded)?;
+    }
+    drop(state);
+
+    let starting = Instant::now();
+    let runner = ProjectionRunner::<ReadModels>::start(
+        Arc::clone(&store),
+        &snap_dir,
+        RunnerConfig::default(),
+    )
+    .await?;
+    let startup_ms = starting.elapsed().as_secs_f64() * 1000.0;
+    runner.shutdown().await?;
+    store.flush_and_stop().await?;
+
+    Ok(ProjectionBenchReport {
+        replay_projections_events_per_s: total as f64 / replay_secs.max(1e-9),
+        apply_only_events_per_s: total as f64 / apply_secs.max(1e-9),
+        startup_with_snapshot_ms: startup_ms,
+        snapshot_mb,
+        peak_rss_mb: peak_rss_mb(),
+        events: total,
+    })
+}
