@@ -46,6 +46,8 @@ pub fn ulid(kind: u8, n: u64) -> Ulid {
 }
 
 /// A `ServiceRegistered` event.
+// A flat test builder: one argument per profile field that tests vary.
+#[allow(clippy::too_many_arguments)]
 pub fn service_registered(
     id: ServiceId,
     name: &str,

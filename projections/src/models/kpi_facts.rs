@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use opsledger_domain::alert::AlertGroupKey;
 use opsledger_domain::change::{ChangeCategory, ChangeEvent};
-use opsledger_domain::incident::{ImpactLevel, IncidentEvent, Severity};
+use opsledger_domain::incident::{ImpactLevel, IncidentEvent, IncidentStatus, Severity};
 use opsledger_domain::{ChangeId, IncidentId, ServiceId};
 use serde::{Deserialize, Serialize};
 
@@ -187,10 +187,8 @@ impl KpiFacts {
             E::Acknowledged(_) => {
                 fact.acknowledged_at.get_or_insert(at);
             }
-            E::StatusChanged(e) => {
-                if e.to == opsledger_domain::incident::IncidentStatus::Monitoring {
-                    fact.mitigated_at.get_or_insert(at);
-                }
+            E::StatusChanged(e) if e.to == IncidentStatus::Monitoring => {
+                fact.mitigated_at.get_or_insert(at);
             }
             E::SeverityChanged(e) => fact.severity = e.to,
             E::ImpactUpdated(e) => fact.set_level(e.service, e.level, at),
