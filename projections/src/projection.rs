@@ -2,7 +2,7 @@
 //! every projection idempotent.
 
 use opsledger_domain::{DomainEvent, Timestamp};
-use opsledger_storage::{codec::decode_payload, RecordedEvent};
+use opsledger_storage::{codec::decode_payload, CodecError, RecordedEvent};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::ApplyError;
@@ -88,8 +88,20 @@ impl<P: Projection> Checkpointed<P> {
         if self.checkpoint.is_some_and(|c| event.position <= c) {
             return Applied::Skipped;
         }
-        match decode_payload::<DomainEvent>(&event.payload) {
-            Ok(decoded) => self.apply_decoded(event, &decoded),
+        self.apply_decode_result(event, &decode_payload::<DomainEvent>(&event.payload))
+    }
+
+    /// Folds one event whose payload was decoded elsewhere (e.g. on another
+    /// thread), skipping it if already folded; a decode failure is logged
+    /// and skipped.
+    pub fn apply_decode_result(
+        &mut self,
+        event: &RecordedEvent,
+        decoded: &Result<DomainEvent, CodecError>,
+    ) -> Applied {
+        match decoded {
+            Ok(decoded) => self.apply_decoded(event, decoded),
+            Err(_) if self.checkpoint.is_some_and(|c| event.position <= c) => Applied::Skipped,
             Err(e) => {
                 tracing::warn!(position = event.position, type_name = %event.type_name,
                     error = %e, projection = P::NAME, "skipping an undecodable event");

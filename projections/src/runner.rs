@@ -8,7 +8,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use opsledger_storage::{EventStore, RecordedEvent};
+use opsledger_domain::DomainEvent;
+use opsledger_storage::codec::decode_payload;
+use opsledger_storage::{CodecError, EventStore, RecordedEvent, StoreError};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -184,7 +186,7 @@ impl<P: Projection> ProjectionRunner<P> {
             since_events: 0,
             since: Instant::now(),
         };
-        let caught_up = catch_up(store.as_ref(), &models, config.read_batch, |batch| {
+        let caught_up = catch_up(&store, &models, config.read_batch, |batch, _| {
             snapshotter.note(batch.len());
         })
         .await?;
@@ -267,24 +269,50 @@ async fn load_verified<P: Projection>(
     }
 }
 
-/// Applies every committed event after the models' checkpoint; returns the
-/// hash of the last event applied, if any.
-async fn catch_up<P: Projection>(
-    store: &dyn EventStore,
+/// Reads one page of the log in a task of its own (so the next page loads
+/// while the current one is applied).
+fn prefetch(store: &Arc<dyn EventStore>, from: u64, batch: usize) -> JoinHandle<Prefetched> {
+    let store = Arc::clone(store);
+    tokio::spawn(async move {
+        let events = store.read_all(from, batch).await?;
+        let decoded = events
+            .iter()
+            .map(|e| decode_payload::<DomainEvent>(&e.payload))
+            .collect();
+        Ok((events, decoded))
+    })
+}
+
+/// A page of the log with its payloads decoded.
+type Prefetched = Result<(Vec<RecordedEvent>, Vec<Result<DomainEvent, CodecError>>), StoreError>;
+
+/// Applies every committed event after the models' checkpoint, reading the
+/// next page while applying the current one; `on_batch` gets each batch and
+/// the time its application took. Returns the hash of the last event applied.
+pub(crate) async fn catch_up<P: Projection>(
+    store: &Arc<dyn EventStore>,
     models: &RwLock<Checkpointed<P>>,
     batch: usize,
-    mut on_batch: impl FnMut(&[RecordedEvent]),
+    mut on_batch: impl FnMut(&[RecordedEvent], Duration),
 ) -> Result<Option<[u8; 32]>, ProjectionError> {
+    let batch = batch.max(1);
     let mut last_hash = None;
+    let mut next = prefetch(store, read_lock(models).next_position(), batch);
     loop {
-        let from = read_lock(models).next_position();
-        let events = store.read_all(from, batch.max(1)).await?;
+        let (events, decoded) = next.await.map_err(|_| ProjectionError::Stopped)??;
         let Some(last) = events.last() else {
             return Ok(last_hash);
         };
+        next = prefetch(store, last.position + 1, batch);
         last_hash = Some(last.hash);
-        write_models(models, &events);
-        on_batch(&events);
+        let applying = Instant::now();
+        {
+            let mut guard = models.write().unwrap_or_else(|p| p.into_inner());
+            for (event, decoded) in events.iter().zip(&decoded) {
+                guard.apply_decode_result(event, decoded);
+            }
+        }
+        on_batch(&events, applying.elapsed());
     }
 }
 
@@ -356,7 +384,7 @@ pub struct RebuildReport {
 /// snapshots it. `progress(done, total)` is called after every batch.
 /// Must not run while a runner holds `snapshot_dir`.
 pub async fn rebuild<P: Projection>(
-    store: &dyn EventStore,
+    store: &Arc<dyn EventStore>,
     snapshot_dir: impl AsRef<Path>,
     read_batch: usize,
     mut progress: impl FnMut(u64, u64),
@@ -366,7 +394,7 @@ pub async fn rebuild<P: Projection>(
     let total = store.head_position().map_or(0, |h| h + 1);
     let models = RwLock::new(Checkpointed::<P>::default());
     let mut done = 0u64;
-    let last_hash = catch_up(store, &models, read_batch, |batch| {
+    let last_hash = catch_up(store, &models, read_batch, |batch, _| {
         done += batch.len() as u64;
         progress(done, total);
     })

@@ -51,10 +51,9 @@ async fn check(batches: Vec<Batch>, cut_ratio: f64) {
     runner.shutdown().await.unwrap();
 
     // Full rebuild into another snapshot directory.
-    let (rebuilt, report) =
-        rebuild::<ReadModels>(store.as_ref(), dir.path().join("rebuild"), 7, |_, _| {})
-            .await
-            .unwrap();
+    let (rebuilt, report) = rebuild::<ReadModels>(&store, dir.path().join("rebuild"), 7, |_, _| {})
+        .await
+        .unwrap();
     assert_eq!(report.events, store.head_position().unwrap() + 1);
 
     // Snapshot after a random prefix, then start a runner that reads the tail.

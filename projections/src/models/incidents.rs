@@ -1,6 +1,7 @@
-//! The incidents read model: current state, timeline, public status
-//! updates, linked alert groups, changes and reviews; plus the alert-group
-//! index (open incident per group, alert counts).
+//! The incidents read model: current state, public status updates, linked
+//! alert groups, changes and reviews; plus the alert-group index (open
+//! incident per group, alert counts). The timeline is read from the
+//! incident's stream on demand ([`incident_timeline`]), not kept in memory.
 
 use std::collections::BTreeMap;
 
@@ -97,8 +98,6 @@ pub struct IncidentView {
     pub reviews: Vec<ReviewId>,
     /// Status updates, oldest first.
     pub status_updates: Vec<StatusUpdate>,
-    /// Every event, oldest first.
-    pub timeline: Vec<TimelineItem>,
     /// Stream version of its last event.
     pub version: u64,
 }
@@ -189,7 +188,7 @@ fn unknown(kind: &'static str, meta: &EventMeta<'_>) -> ApplyError {
 }
 
 /// A short human summary of an incident event for the timeline.
-fn describe(event: &IncidentEvent) -> String {
+pub fn describe(event: &IncidentEvent) -> String {
     use IncidentEvent as E;
     match event {
         E::Declared(e) => format!("declared {}: {}", e.severity.as_str(), e.title),
@@ -245,7 +244,6 @@ impl IncidentsModel {
                     reopen_count: 0,
                     reviews: Vec::new(),
                     status_updates: Vec::new(),
-                    timeline: Vec::new(),
                     version: meta.stream_version,
                 },
             );
@@ -255,13 +253,6 @@ impl IncidentsModel {
             .get_mut(&id)
             .ok_or_else(|| unknown("incident", meta))?;
         view.version = meta.stream_version;
-        view.timeline.push(TimelineItem {
-            position: meta.position,
-            at: event.at(),
-            actor: meta.actor.to_owned(),
-            kind: meta.type_name.to_owned(),
-            text: describe(event),
-        });
         use IncidentEvent as E;
         match event {
             E::Declared(_) => {}
@@ -424,5 +415,46 @@ impl IncidentsModel {
         items.sort_by_key(|i| std::cmp::Reverse((i.detected_at, i.id)));
         let page = paginate(items, |i| (i.detected_at.0, i.id.0 .0), true, page)?;
         Ok(page.map(Clone::clone))
+    }
+}
+
+/// The timeline of an incident: every event of its stream, oldest first,
+/// with a human summary (read from the store, so it costs no memory here).
+pub async fn incident_timeline(
+    store: &dyn opsledger_storage::EventStore,
+    id: IncidentId,
+) -> Result<Vec<TimelineItem>, ProjectionError> {
+    use opsledger_domain::DomainEvent;
+    const PAGE: usize = 1024;
+    let stream_id = id.stream_id();
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store
+            .read_stream(
+                &stream_id,
+                from,
+                opsledger_storage::Direction::Forward,
+                PAGE,
+            )
+            .await?;
+        for e in &page {
+            let decoded = opsledger_storage::codec::decode_payload::<DomainEvent>(&e.payload);
+            let (at, text) = match &decoded {
+                Ok(DomainEvent::Incident(ev)) => (ev.at(), describe(ev)),
+                _ => (Timestamp(e.recorded_at_ms), String::new()),
+            };
+            out.push(TimelineItem {
+                position: e.position,
+                at,
+                actor: e.actor.clone(),
+                kind: e.type_name.clone(),
+                text,
+            });
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => from = last.stream_version + 1,
+            _ => return Ok(out),
+        }
     }
 }
