@@ -17,6 +17,11 @@
 //! - the machinery: [`projection`] (the contract and checkpoints),
 //!   [`snapshot`], [`runner`] (live feed, read-your-writes, rebuild),
 //!   [`time_travel`], [`error`].
+//! - the read side: [`models`] (one [`ReadModels`] projection: services,
+//!   incidents, changes, reviews, KPI facts, audit), [`status`] (status
+//!   page), [`kpi`] (SPEC 2.6 figures).
+//! - [`synthetic`] (event builders and a generator for tests and the
+//!   benchmark), [`mod@bench`].
 //! - generic helpers: [`pagination`], [`interval`], [`stats`], [`bucket`], [`graph`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
