@@ -11,6 +11,7 @@
 //! `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`.
 
 pub mod codes;
+pub mod domain;
 pub mod log;
 pub mod scalars;
 

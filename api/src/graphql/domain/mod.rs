@@ -1,0 +1,5 @@
+//! The domain part of the schema: object types built from the projections'
+//! read models, the read queries and subscriptions, and the mutations.
+
+pub mod types;
+pub mod types_enums;
