@@ -4,6 +4,7 @@
 
 pub mod graphql_http;
 pub mod ops;
+pub mod status_page;
 
 use crate::auth::TokenTable;
 use crate::graphql::{build_schema, ApiSchema, SchemaOptions};
@@ -129,7 +130,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(crate::ws::graphql_ws))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .route("/status", get(status_page::status_page));
     if state.config().dev {
         router = router.route("/graphiql", get(graphql_http::graphiql));
     }
