@@ -230,6 +230,24 @@ impl From<opsledger_domain::DomainError> for ApiError {
     }
 }
 
+impl From<crate::app::AppError> for ApiError {
+    fn from(err: crate::app::AppError) -> Self {
+        use crate::app::AppError as E;
+        match err {
+            E::Domain(rule) => ApiError::RuleViolation(rule),
+            E::NotFound { what, id } => ApiError::NotFound { what, id },
+            E::Invalid { field, reason } => ApiError::Validation { field, reason },
+            conflict @ (E::Conflict { .. } | E::IdempotencyConflict { .. }) => ApiError::Conflict {
+                detail: conflict.to_string(),
+            },
+            E::ProjectionLag { .. } => ApiError::Unavailable,
+            infra @ (E::Store(_) | E::Projection(_) | E::Decode { .. }) => {
+                ApiError::internal(infra)
+            }
+        }
+    }
+}
+
 /// The `{"errors": [...]}` body of a request refused before GraphQL execution.
 pub fn error_body(err: &ApiError) -> serde_json::Value {
     err.log_if_internal();

@@ -1,0 +1,175 @@
+//! The application service: loads an aggregate from its stream, gathers the
+//! cross-aggregate facts from the read models, decides with the injected clock
+//! and the authenticated principal, appends with optimistic concurrency and the
+//! idempotency key, and waits until the read models reach the append
+//! (read-your-writes). Callable in-process without HTTP (fixtures, tests).
+
+pub mod clock;
+pub mod command;
+pub mod error;
+pub mod escalation;
+mod execute;
+pub mod stream;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, DeclareInput};
+pub use error::AppError;
+
+use crate::auth::Principal;
+use crate::metrics::Metrics;
+use crate::SharedStore;
+use opsledger_domain::{Aggregate, IncidentId};
+use opsledger_projections::{ProjectionHandle, ReadModels};
+use opsledger_storage::{AppendOutcome, Ulid};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How many times a command is re-decided after losing a race on its stream.
+pub const MAX_ATTEMPTS: u32 = 64;
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The stream of the entity the command is about.
+    pub stream_id: String,
+    /// Log position of the last event written (the log head if nothing was written).
+    pub position: u64,
+    /// Version (0-based) of the stream's last event after the command.
+    pub stream_version: Option<u64>,
+    /// Number of events written to `stream_id` by this call (0 when replayed or a no-op).
+    pub events_written: usize,
+    /// Whether the idempotency key had been used: the original outcome is returned.
+    pub replayed: bool,
+    /// For alert ingestion: the incident the alert opened or attached to.
+    pub incident: Option<IncidentId>,
+}
+
+/// The application service (cheap to share behind an `Arc`).
+pub struct AppService {
+    store: SharedStore,
+    projections: ProjectionHandle<ReadModels>,
+    clock: Arc<dyn Clock>,
+    metrics: OnceLock<Arc<Metrics>>,
+    wait_timeout: Duration,
+}
+
+/// One decided-and-appended command on one stream.
+struct Decided<A: Aggregate> {
+    /// The state before the command.
+    before: A,
+    /// The command as last decided.
+    command: A::Command,
+    /// The events written (empty for a no-op).
+    events: Vec<A::Event>,
+    /// The append, `None` for a no-op.
+    outcome: Option<AppendOutcome>,
+    /// Version of the stream's last event after the command.
+    stream_version: Option<u64>,
+}
+
+impl AppService {
+    /// A service on `store` whose facts come from `projections`, deciding at `clock`'s time.
+    pub fn new(
+        store: SharedStore,
+        projections: ProjectionHandle<ReadModels>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        AppService {
+            store,
+            projections,
+            clock,
+            metrics: OnceLock::new(),
+            wait_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Records append latencies into `metrics` (first call wins).
+    pub fn attach_metrics(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// The read models.
+    pub fn projections(&self) -> &ProjectionHandle<ReadModels> {
+        &self.projections
+    }
+
+    /// The clock decisions are made with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Executes `command` on behalf of `who`; returns once the read models include it.
+    pub async fn execute(
+        &self,
+        who: &Principal,
+        meta: CommandMeta,
+        command: AppCommand,
+    ) -> Result<CommandOutcome, AppError> {
+        let key = meta
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| Ulid::new().to_string());
+        if key.trim().is_empty() || key.len() > 200 {
+            return Err(AppError::invalid(
+                "idempotencyKey",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if let Some(previous) = self.store.command_outcome(&key).await? {
+            return self.replayed(&key, previous).await;
+        }
+        let outcome = execute::run(self, who, &meta, &key, command).await?;
+        self.wait_for(outcome.position).await?;
+        Ok(outcome)
+    }
+
+    /// Waits until the read models include `position`.
+    pub async fn wait_for(&self, position: u64) -> Result<(), AppError> {
+        match self.projections.wait_for(position, self.wait_timeout).await {
+            Ok(()) => Ok(()),
+            Err(opsledger_projections::ProjectionError::Timeout { .. }) => {
+                Err(AppError::ProjectionLag { position })
+            }
+            Err(other) => Err(AppError::Projection(other)),
+        }
+    }
+
+    /// The outcome of a command whose key was used before.
+    async fn replayed(
+        &self,
+        key: &str,
+        previous: AppendOutcome,
+    ) -> Result<CommandOutcome, AppError> {
+        let count = previous
+            .last_position
+            .saturating_sub(previous.first_position)
+            .saturating_add(1);
+        let appended = self
+            .store
+            .read_all(
+                previous.first_position,
+                usize::try_from(count).unwrap_or(usize::MAX),
+            )
+            .await?;
+        let stream_id = appended
+            .first()
+            .map(|e| e.stream_id.clone())
+            .unwrap_or_default();
+        let mut outcome = CommandOutcome {
+            stream_id,
+            position: previous.last_position,
+            stream_version: Some(previous.stream_version),
+            events_written: 0,
+            replayed: true,
+            incident: None,
+        };
+        execute::complete_replay(self, key, &appended, &mut outcome).await?;
+        self.wait_for(outcome.position).await?;
+        Ok(outcome)
+    }
+}
