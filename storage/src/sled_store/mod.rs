@@ -8,6 +8,7 @@
 mod dir;
 mod stats;
 mod subscription;
+mod syncer;
 mod writer;
 
 use std::fs::File;

@@ -7,9 +7,8 @@
 //! after every 64 inserts.
 
 use std::fmt;
-use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -17,12 +16,15 @@ use ulid::Ulid;
 
 use crate::error::StoreError;
 use crate::event::{AppendRequest, ExpectedVersion, NewEvent};
-use crate::layout;
 use crate::sled_store::{SledEventStore, StoreConfig};
 use crate::store::EventStore;
 
+pub mod raw;
+
+use raw::raw_sled_inserts;
+
 /// Payload bytes per event; with its envelope a record is about 300 bytes.
-const PAYLOAD_BYTES: usize = 200;
+pub const PAYLOAD_BYTES: usize = 200;
 /// Concurrency levels measured.
 const WRITER_LEVELS: [usize; 3] = [1, 8, 64];
 /// Events per append when filling the replay log.
@@ -169,7 +171,8 @@ struct AppendRun {
     flush_per_group_ms: f64,
 }
 
-fn bench_request(stream_id: &str, expected: ExpectedVersion, events: usize) -> AppendRequest {
+/// A ~300-byte one-or-more-event append on `stream_id` with a fresh command id.
+pub fn bench_request(stream_id: &str, expected: ExpectedVersion, events: usize) -> AppendRequest {
     AppendRequest {
         stream_id: stream_id.to_owned(),
         expected,
@@ -197,44 +200,100 @@ async fn run_appends(
     events: u64,
 ) -> Result<AppendRun, StoreError> {
     let store = Arc::new(SledEventStore::open(dir, config).await?);
+    let figures = opsledger_appends(&store, writers, events).await?;
+    let stats = store.writer_stats();
+    store.flush_and_stop().await?;
+    let groups = stats.groups.max(1) as f64;
+    Ok(AppendRun {
+        per_s: figures.per_s,
+        p50_ms: figures.p50_ms,
+        p99_ms: figures.p99_ms,
+        per_group: stats.appends as f64 / groups,
+        fdatasync_per_group_ms: stats.fdatasync_ns as f64 / groups / 1e6,
+        flush_per_group_ms: stats.flush_ns as f64 / groups / 1e6,
+    })
+}
+
+/// `events` durable one-event appends (~300-byte records) to `store`, spread over
+/// `writers` concurrent tasks, each on its own stream with exact expected versions.
+pub async fn opsledger_appends(
+    store: &Arc<SledEventStore>,
+    writers: usize,
+    events: u64,
+) -> Result<AppendFigures, StoreError> {
+    let streams: Vec<Arc<Mutex<ExpectedVersion>>> = (0..writers)
+        .map(|_| Arc::new(Mutex::new(ExpectedVersion::NoStream)))
+        .collect();
+    let store = store.clone();
+    drive_writers(writers, events, move |writer| {
+        let store = store.clone();
+        let expected = streams[writer].clone();
+        async move {
+            let current = *expected.lock().unwrap_or_else(PoisonError::into_inner);
+            let request = bench_request(&format!("bench-{writer}"), current, 1);
+            let outcome = store.append(request).await?;
+            *expected.lock().unwrap_or_else(PoisonError::into_inner) =
+                ExpectedVersion::Exact(outcome.stream_version);
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Throughput and latency of one concurrent append run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct AppendFigures {
+    /// Completed appends per second.
+    pub per_s: f64,
+    /// Median append latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile append latency, milliseconds.
+    pub p99_ms: f64,
+}
+
+/// Run `events` calls of `append(writer)` spread over `writers` concurrent tasks
+/// (each task calls it for its own writer index, one call at a time) and time them.
+pub async fn drive_writers<F, Fut, E>(
+    writers: usize,
+    events: u64,
+    append: F,
+) -> Result<AppendFigures, E>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: Send + 'static,
+{
+    let writers = writers.max(1);
     let per_writer = events.div_ceil(writers as u64);
+    let append = Arc::new(append);
     let started = Instant::now();
     let tasks: Vec<_> = (0..writers)
-        .map(|w| {
-            let store = store.clone();
+        .map(|writer| {
+            let append = append.clone();
             tokio::spawn(async move {
-                let stream_id = format!("bench-{w}");
                 let mut latencies = Vec::with_capacity(per_writer as usize);
-                let mut expected = ExpectedVersion::NoStream;
                 for _ in 0..per_writer {
                     let t = Instant::now();
-                    let outcome = store.append(bench_request(&stream_id, expected, 1)).await?;
+                    append(writer).await?;
                     latencies.push(t.elapsed());
-                    expected = ExpectedVersion::Exact(outcome.stream_version);
                 }
-                Ok::<_, StoreError>(latencies)
+                Ok::<_, E>(latencies)
             })
         })
         .collect();
     let mut latencies = Vec::new();
     for task in tasks {
-        let done = task
-            .await
-            .map_err(|e| StoreError::Io(Arc::new(std::io::Error::other(e.to_string()))))?;
-        latencies.extend(done?);
+        match task.await {
+            Ok(done) => latencies.extend(done?),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
     let elapsed = started.elapsed();
-    let stats = store.writer_stats();
-    store.flush_and_stop().await?;
     latencies.sort_unstable();
-    let groups = stats.groups.max(1) as f64;
-    Ok(AppendRun {
+    Ok(AppendFigures {
         per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
-        per_group: stats.appends as f64 / groups,
-        fdatasync_per_group_ms: stats.fdatasync_ns as f64 / groups / 1e6,
-        flush_per_group_ms: stats.flush_ns as f64 / groups / 1e6,
     })
 }
 
@@ -279,26 +338,6 @@ async fn replay_all(store: &SledEventStore) -> Result<f64, StoreError> {
         read += page.len() as u64;
     }
     Ok(read as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Plain sled inserts of ~300-byte values with flush + fdatasync after every `group` inserts.
-fn raw_sled_inserts(dir: &Path, inserts: u64, group: u64) -> Result<f64, StoreError> {
-    let db = sled::Config::new()
-        .path(dir)
-        .cache_capacity(64 * 1024 * 1024)
-        .flush_every_ms(None)
-        .open()?;
-    let data_file = File::open(dir.join(layout::SLED_DATA_FILE))?;
-    let value = vec![0x5A; 300];
-    let started = Instant::now();
-    for i in 0..inserts {
-        db.insert(layout::record_key(i), value.as_slice())?;
-        if (i + 1) % group == 0 || i + 1 == inserts {
-            db.flush()?;
-            data_file.sync_data()?;
-        }
-    }
-    Ok(inserts as f64 / started.elapsed().as_secs_f64())
 }
 
 impl fmt::Display for StorageBenchReport {
