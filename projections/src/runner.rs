@@ -284,10 +284,74 @@ fn prefetch(store: &Arc<dyn EventStore>, from: u64, batch: usize) -> JoinHandle<
 }
 
 /// A page of the log with its payloads decoded.
-type Prefetched = Result<(Vec<RecordedEvent>, Vec<Result<DomainEvent, CodecError>>), StoreError>;
+type DecodedPage = (Vec<RecordedEvent>, Vec<Result<DomainEvent, CodecError>>);
+/// A page read by a prefetch task.
+type Prefetched = Result<DecodedPage, StoreError>;
+
+/// Pages of the log read (and decoded) ahead of the one being applied.
+const PAGES_AHEAD: u64 = 2;
+
+/// Consecutive pages of the log being read ahead, each in a task of its own.
+struct ReadAhead<'a> {
+    store: &'a Arc<dyn EventStore>,
+    batch: usize,
+    /// First position of the next page to request.
+    next_from: u64,
+    pages: std::collections::VecDeque<(u64, JoinHandle<Prefetched>)>,
+}
+
+impl<'a> ReadAhead<'a> {
+    fn new(store: &'a Arc<dyn EventStore>, from: u64, batch: usize) -> Self {
+        let mut ahead = ReadAhead {
+            store,
+            batch,
+            next_from: from,
+            pages: std::collections::VecDeque::new(),
+        };
+        ahead.fill();
+        ahead
+    }
+
+    fn fill(&mut self) {
+        while (self.pages.len() as u64) < PAGES_AHEAD {
+            let from = self.next_from;
+            self.pages
+                .push_back((from, prefetch(self.store, from, self.batch)));
+            self.next_from = from + self.batch as u64;
+        }
+    }
+
+    /// Drops the pages in flight.
+    fn cancel(&mut self) {
+        for (_, page) in self.pages.drain(..) {
+            page.abort();
+        }
+    }
+
+    /// The next page in log order; empty once the log's end is reached.
+    async fn next(&mut self) -> Result<DecodedPage, ProjectionError> {
+        let Some((from, page)) = self.pages.pop_front() else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let (events, decoded) = page.await.map_err(|_| ProjectionError::Stopped)??;
+        if events.len() == self.batch {
+            self.fill();
+        } else {
+            // A short page is the end of the log for now: pages requested
+            // after it may have raced with new appends, so read on after it.
+            self.cancel();
+            if let Some(last) = events.last() {
+                self.next_from = last.position + 1;
+                self.fill();
+            }
+        }
+        debug_assert!(events.first().is_none_or(|e| e.position == from));
+        Ok((events, decoded))
+    }
+}
 
 /// Applies every committed event after the models' checkpoint, reading the
-/// next page while applying the current one; `on_batch` gets each batch and
+/// next pages while applying the current one; `on_batch` gets each batch and
 /// the time its application took. Returns the hash of the last event applied.
 pub(crate) async fn catch_up<P: Projection>(
     store: &Arc<dyn EventStore>,
@@ -297,13 +361,12 @@ pub(crate) async fn catch_up<P: Projection>(
 ) -> Result<Option<[u8; 32]>, ProjectionError> {
     let batch = batch.max(1);
     let mut last_hash = None;
-    let mut next = prefetch(store, read_lock(models).next_position(), batch);
+    let mut ahead = ReadAhead::new(store, read_lock(models).next_position(), batch);
     loop {
-        let (events, decoded) = next.await.map_err(|_| ProjectionError::Stopped)??;
+        let (events, decoded) = ahead.next().await?;
         let Some(last) = events.last() else {
             return Ok(last_hash);
         };
-        next = prefetch(store, last.position + 1, batch);
         last_hash = Some(last.hash);
         let applying = Instant::now();
         {
