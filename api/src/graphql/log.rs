@@ -5,6 +5,7 @@
 
 use crate::auth::require_role;
 use crate::error::ApiError;
+use crate::graphql::domain::audit::{audit_page, AuditArgs};
 use crate::graphql::scalars::DateTime;
 use crate::limits::clamp_page;
 use crate::SharedStore;
@@ -45,6 +46,8 @@ pub struct LogEventObject {
     pub prev_hash: String,
     /// BLAKE3 hash chaining this record to the previous one, hex.
     pub hash: String,
+    /// The decoded domain event as JSON (null if it does not decode).
+    pub payload: Option<serde_json::Value>,
 }
 
 impl From<&RecordedEvent> for LogEventObject {
@@ -63,6 +66,7 @@ impl From<&RecordedEvent> for LogEventObject {
             causation_id: e.causation_id.map(|id| id.to_string()),
             prev_hash: hex(&e.prev_hash),
             hash: hex(&e.hash),
+            payload: crate::graphql::domain::audit::payload_json(e),
         }
     }
 }
@@ -143,16 +147,42 @@ impl LogQuery {
         Ok(report.into())
     }
 
-    /// Events of the whole log in order, after `afterPosition` (exclusive),
-    /// `first` at most 100 (role viewer). Cursors are positions.
+    /// Events in log order after `afterPosition` (or the `after` cursor), `first` at
+    /// most 100 (role viewer). Cursors are positions. With any of `stream`, `actor`,
+    /// `type`, `from` (inclusive), `to` (exclusive) the audit index is used.
+    #[allow(clippy::too_many_arguments)]
     async fn events(
         &self,
         ctx: &Context<'_>,
         after_position: Option<u64>,
         first: Option<i32>,
+        after: Option<String>,
+        stream: Option<String>,
+        actor: Option<String>,
+        #[graphql(name = "type")] type_name: Option<String>,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
     ) -> async_graphql::Result<Connection<u64, LogEventObject, EmptyFields, EmptyFields>> {
         require_role(ctx, Role::Viewer)?;
         let page = clamp_page(first, None);
+        let after_position = match after {
+            Some(cursor) => Some(
+                cursor
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::validation("after", "not a cursor of this list"))?,
+            ),
+            None => after_position,
+        };
+        let filters = AuditArgs {
+            stream,
+            actor,
+            type_name,
+            from,
+            to,
+        };
+        if !filters.is_empty() {
+            return Ok(audit_page(ctx, filters, after_position, page).await?);
+        }
         let from = after_position.map_or(0, |p| p.saturating_add(1));
         // One more than the page tells whether there is a next page.
         let mut events = store(ctx)?

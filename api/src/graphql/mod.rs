@@ -24,7 +24,13 @@ use std::sync::Arc;
 /// Every query field: one merged object per area.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(log::LogQuery);
+pub struct QueryRoot(
+    log::LogQuery,
+    domain::queries::ReadQuery,
+    domain::kpi::KpiQueryRoot,
+    domain::status::StatusQuery,
+    domain::audit::HistoryQuery,
+);
 
 /// Every mutation (none yet: the application service brings them).
 pub type MutationRoot = EmptyMutation;
@@ -32,7 +38,11 @@ pub type MutationRoot = EmptyMutation;
 /// Every subscription field: one merged object per area.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(log::LogSubscription);
+pub struct SubscriptionRoot(
+    log::LogSubscription,
+    domain::status::StatusSubscription,
+    domain::subscriptions::ReadSubscription,
+);
 
 /// The opsledger schema.
 pub type ApiSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -1,5 +1,11 @@
 //! The domain part of the schema: object types built from the projections'
 //! read models, the read queries and subscriptions, and the mutations.
 
+pub mod audit;
+pub mod connection;
+pub mod kpi;
+pub mod queries;
+pub mod status;
+pub mod subscriptions;
 pub mod types;
 pub mod types_enums;

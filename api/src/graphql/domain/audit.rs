@@ -1,0 +1,251 @@
+//! Audit and history: the filtered `events` page over the projections' audit
+//! index (used by `Query.events` in `graphql/log.rs`), event payloads as
+//! JSON, and time travel (`incidentAsOf`, `changeAsOf`, `reviewAsOf`): the
+//! entity as the read models showed it at a log position or instant.
+
+use super::types::{not_found, parse_id, projections, store, Change, Incident, Review};
+use crate::auth::require_role;
+use crate::error::ApiError;
+use crate::graphql::log::LogEventObject;
+use crate::graphql::scalars::DateTime;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Object, OutputType, SimpleObject, ID};
+use opsledger_domain::{Aggregate, ChangeId, DomainEvent, IncidentId, ReviewId, Role, Timestamp};
+use opsledger_projections::models::audit::AuditFilter;
+use opsledger_projections::pagination::{encode_cursor, PageRequest};
+use opsledger_projections::{aggregate_as_of, AsOf, EventMeta, Projection, ReadModels};
+use opsledger_storage::codec::decode_payload;
+use opsledger_storage::{Direction, EventStore, RecordedEvent};
+
+/// The payload of `event` as JSON (`null` if it does not decode).
+pub fn payload_json(event: &RecordedEvent) -> Option<serde_json::Value> {
+    let decoded = decode_payload::<DomainEvent>(&event.payload).ok()?;
+    serde_json::to_value(&decoded).ok()
+}
+
+/// Filters of the audit query; empty = the whole log.
+#[derive(Clone, Debug, Default)]
+pub struct AuditArgs {
+    /// Exact stream id.
+    pub stream: Option<String>,
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact event type name.
+    pub type_name: Option<String>,
+    /// Recorded at or after.
+    pub from: Option<DateTime>,
+    /// Recorded before.
+    pub to: Option<DateTime>,
+}
+
+impl AuditArgs {
+    /// Whether no filter is set (the plain log read is enough).
+    pub fn is_empty(&self) -> bool {
+        self.stream.is_none()
+            && self.actor.is_none()
+            && self.type_name.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+    }
+}
+
+/// One page of the log filtered through the audit index, after `after_position`;
+/// cursors are positions like the unfiltered log connection.
+pub async fn audit_page(
+    ctx: &Context<'_>,
+    args: AuditArgs,
+    after_position: Option<u64>,
+    page_size: usize,
+) -> Result<Connection<u64, LogEventObject, EmptyFields, EmptyFields>, ApiError> {
+    let filter = AuditFilter {
+        stream_id: args.stream,
+        actor: args.actor,
+        type_name: args.type_name,
+        from: args.from.map(|d| d.0),
+        to: args.to.map(|d| d.0),
+    };
+    let request = PageRequest {
+        first: Some(page_size),
+        after: after_position.map(|p| encode_cursor(&p)),
+    };
+    let page = projections(ctx)?
+        .read(|m| m.audit.query(&filter, &request))
+        .map_err(super::connection::list_error)?;
+    let store = store(ctx)?;
+    let mut connection = Connection::new(page.has_previous_page, page.has_next_page);
+    for entry in page.nodes() {
+        let records = store
+            .read_all(entry.position, 1)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Some(record) = records.first() {
+            connection
+                .edges
+                .push(Edge::new(record.position, LogEventObject::from(record)));
+        }
+    }
+    Ok(connection)
+}
+
+/// An entity as of a log position or instant.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(
+    concrete(name = "IncidentAsOf", params(Incident)),
+    concrete(name = "ChangeAsOf", params(Change)),
+    concrete(name = "ReviewAsOf", params(Review))
+)]
+pub struct AsOfState<T: OutputType> {
+    /// Position of the last event of its stream folded.
+    pub position: u64,
+    /// Version of that event within its stream.
+    pub stream_version: u64,
+    /// When that event was recorded.
+    pub recorded_at: DateTime,
+    /// The entity then (links to other entities resolve against the present).
+    pub entity: T,
+}
+
+/// `position` or `at`, exactly one.
+fn as_of_arg(position: Option<u64>, at: Option<DateTime>) -> Result<AsOf, ApiError> {
+    match (position, at) {
+        (Some(p), None) => Ok(AsOf::Position(p)),
+        (None, Some(t)) => Ok(AsOf::Time(t.0 .0)),
+        _ => Err(ApiError::validation(
+            "position",
+            "give exactly one of position or at",
+        )),
+    }
+}
+
+/// Read models folded from one stream's events up to `position` (inclusive).
+async fn fold_stream(
+    store: &dyn EventStore,
+    stream_id: &str,
+    position: u64,
+) -> Result<ReadModels, ApiError> {
+    const PAGE: usize = 1024;
+    let mut models = ReadModels::default();
+    let mut from = 0u64;
+    loop {
+        let events = store
+            .read_stream(stream_id, from, Direction::Forward, PAGE)
+            .await
+            .map_err(ApiError::internal)?;
+        for event in events.iter().take_while(|e| e.position <= position) {
+            if let Ok(decoded) = decode_payload::<DomainEvent>(&event.payload) {
+                // A refused event is skipped exactly as the live projection does.
+                let _ = models.apply(&EventMeta::of(event), &decoded);
+            }
+        }
+        match events.last() {
+            Some(last) if events.len() == PAGE && last.position <= position => {
+                from = last.stream_version + 1;
+            }
+            _ => return Ok(models),
+        }
+    }
+}
+
+/// `build` applied to the read models of `stream_id` as of `as_of` (None if
+/// the stream had no event by then).
+async fn entity_as_of<A: Aggregate, T: OutputType>(
+    ctx: &Context<'_>,
+    stream_id: &str,
+    as_of: AsOf,
+    build: impl FnOnce(&ReadModels) -> Option<T>,
+) -> Result<Option<AsOfState<T>>, ApiError> {
+    let store = store(ctx)?;
+    let Some(historic) = aggregate_as_of::<A>(store.as_ref(), stream_id, as_of)
+        .await
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(None);
+    };
+    let models = fold_stream(store.as_ref(), stream_id, historic.position).await?;
+    Ok(build(&models).map(|entity| AsOfState {
+        position: historic.position,
+        stream_version: historic.stream_version,
+        recorded_at: DateTime(Timestamp(historic.recorded_at_ms)),
+        entity,
+    }))
+}
+
+/// Time-travel queries.
+#[derive(Default)]
+pub struct HistoryQuery;
+
+#[Object]
+impl HistoryQuery {
+    /// The incident as of a log `position` or instant `at` (exactly one); null if it
+    /// did not exist yet, NOT_FOUND if it never did (role viewer).
+    async fn incident_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        position: Option<u64>,
+        at: Option<DateTime>,
+    ) -> async_graphql::Result<Option<AsOfState<Incident>>> {
+        require_role(ctx, Role::Viewer)?;
+        let iid: IncidentId = parse_id("id", &id)?;
+        let as_of = as_of_arg(position, at)?;
+        if Incident::fetch(projections(ctx)?, iid).is_none() {
+            return Err(not_found("incident", iid).into());
+        }
+        let stream = iid.stream_id();
+        Ok(
+            entity_as_of::<opsledger_domain::incident::IncidentState, _>(
+                ctx,
+                &stream,
+                as_of,
+                |m| Incident::load(m, iid),
+            )
+            .await?,
+        )
+    }
+
+    /// The change as of a log `position` or instant `at` (role viewer).
+    async fn change_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        position: Option<u64>,
+        at: Option<DateTime>,
+    ) -> async_graphql::Result<Option<AsOfState<Change>>> {
+        require_role(ctx, Role::Viewer)?;
+        let cid: ChangeId = parse_id("id", &id)?;
+        let as_of = as_of_arg(position, at)?;
+        if Change::fetch(projections(ctx)?, cid).is_none() {
+            return Err(not_found("change", cid).into());
+        }
+        let stream = cid.stream_id();
+        Ok(
+            entity_as_of::<opsledger_domain::change::ChangeState, _>(ctx, &stream, as_of, |m| {
+                Change::load(m, cid)
+            })
+            .await?,
+        )
+    }
+
+    /// The review as of a log `position` or instant `at` (role viewer).
+    async fn review_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        position: Option<u64>,
+        at: Option<DateTime>,
+    ) -> async_graphql::Result<Option<AsOfState<Review>>> {
+        require_role(ctx, Role::Viewer)?;
+        let rid: ReviewId = parse_id("id", &id)?;
+        let as_of = as_of_arg(position, at)?;
+        if Review::fetch(projections(ctx)?, rid).is_none() {
+            return Err(not_found("review", rid).into());
+        }
+        let stream = rid.stream_id();
+        Ok(
+            entity_as_of::<opsledger_domain::review::ReviewState, _>(ctx, &stream, as_of, |m| {
+                Review::load(m, rid)
+            })
+            .await?,
+        )
+    }
+}
