@@ -4,12 +4,15 @@
 //! To add a subcommand: add a variant to [`Command`] with its own `Args`
 //! struct and a `match` arm in [`run`] calling a function in its own module.
 
+use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
+use crate::app::{AppService, SystemClock};
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
 use crate::server::{Readiness, RunningServer, ServerConfig};
 use crate::SharedStore;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::bench::{run_storage_bench, StorageBenchOptions};
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
 use std::net::SocketAddr;
@@ -169,15 +172,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         dev,
         limits: Limits::default(),
     };
-    // Hook: with projections, pass Readiness::with_projections(runner position).
+    let runner = ProjectionRunner::<ReadModels>::start(
+        store.clone(),
+        projections_dir(&args.data),
+        RunnerConfig::default(),
+    )
+    .await
+    .context("cannot start the projections (is another server using this data directory?)")?;
+    let handle = runner.handle();
+    let app = Arc::new(AppService::new(
+        store.clone(),
+        handle.clone(),
+        Arc::new(SystemClock),
+    ));
     let server = RunningServer::start(
         args.listen,
         store.clone(),
+        app.clone(),
         Arc::new(tokens),
-        Readiness::store_only(),
+        Readiness::with_projections(handle.position_receiver()),
         config,
     )
     .await?;
+    let (stop_escalation, escalation_stopped) = tokio::sync::watch::channel(false);
+    let escalation = spawn_escalation_engine(app, DEFAULT_TICK, escalation_stopped);
     tracing::info!(addr = %server.addr, dev, data = %args.data.display(), "serving");
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections");
@@ -185,7 +203,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .shutdown()
         .await
         .context("the server failed while stopping")?;
-    // Hook: snapshot the projections into projections_dir(&args.data) here.
+    stop_escalation.send_replace(true);
+    if let Err(err) = escalation.await {
+        tracing::warn!(error = %err, "the escalation engine ended abnormally");
+    }
+    runner
+        .shutdown()
+        .await
+        .context("cannot snapshot the projections (they will be rebuilt from the log)")?;
     store
         .flush_and_stop()
         .await

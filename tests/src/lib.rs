@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 use futures::{SinkExt, StreamExt};
+use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
 use opsledger_api::server::{Readiness, RunningServer, ServerConfig};
 use opsledger_domain::Role;
+use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::{
     AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledEventStore,
     StoreConfig, Ulid,
@@ -31,6 +33,14 @@ pub const VIEWER_TOKEN: &str = "test-viewer-secret";
 pub const RESPONDER_TOKEN: &str = "test-responder-secret";
 /// Token of `root`, role admin.
 pub const ADMIN_TOKEN: &str = "test-admin-secret";
+/// Token of `carl`, role change_manager.
+pub const CHANGE_MANAGER_TOKEN: &str = "test-change-manager-secret";
+/// Token of `ann`, role approver.
+pub const APPROVER_TOKEN: &str = "test-approver-secret";
+/// Token of `abe`, role approver.
+pub const APPROVER2_TOKEN: &str = "test-approver2-secret";
+/// Token of `cora`, roles change_manager and approver (to test segregation of duties).
+pub const MANAGER_APPROVER_TOKEN: &str = "test-manager-approver-secret";
 
 /// How long a helper waits for a message before failing the test.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -41,6 +51,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The server's event store (append to it directly to feed subscriptions).
     pub store: Arc<SledEventStore>,
+    /// The server's application service (in-process commands and read models).
+    pub app: Arc<AppService>,
+    runner: Option<ProjectionRunner<ReadModels>>,
     /// An HTTP client.
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -51,13 +64,21 @@ pub struct TestApp {
 /// The test tokens: viewer, responder and admin.
 pub fn test_tokens() -> TokenTable {
     let mut tokens = TokenTable::new();
-    for (secret, actor, role) in [
-        (VIEWER_TOKEN, "vera", Role::Viewer),
-        (RESPONDER_TOKEN, "rita", Role::Responder),
-        (ADMIN_TOKEN, "root", Role::Admin),
+    for (secret, actor, roles) in [
+        (VIEWER_TOKEN, "vera", vec![Role::Viewer]),
+        (RESPONDER_TOKEN, "rita", vec![Role::Responder]),
+        (ADMIN_TOKEN, "root", vec![Role::Admin]),
+        (CHANGE_MANAGER_TOKEN, "carl", vec![Role::ChangeManager]),
+        (APPROVER_TOKEN, "ann", vec![Role::Approver]),
+        (APPROVER2_TOKEN, "abe", vec![Role::Approver]),
+        (
+            MANAGER_APPROVER_TOKEN,
+            "cora",
+            vec![Role::ChangeManager, Role::Approver],
+        ),
     ] {
         tokens
-            .insert(secret, Principal::new(actor, vec![role]))
+            .insert(secret, Principal::new(actor, roles))
             .expect("distinct test tokens");
     }
     tokens
@@ -99,11 +120,25 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
             .await
             .expect("open store"),
     );
+    let shared: Arc<dyn EventStore> = store.clone();
+    let runner = ProjectionRunner::<ReadModels>::start(
+        shared.clone(),
+        data_dir.path().join("projections"),
+        RunnerConfig::default(),
+    )
+    .await
+    .expect("start projections");
+    let app = Arc::new(AppService::new(
+        shared.clone(),
+        runner.handle(),
+        Arc::new(SystemClock),
+    ));
     let server = RunningServer::start(
         "127.0.0.1:0".parse().expect("addr"),
-        store.clone(),
+        shared,
+        app.clone(),
         Arc::new(test_tokens()),
-        Readiness::store_only(),
+        Readiness::with_projections(runner.handle().position_receiver()),
         config,
     )
     .await
@@ -111,6 +146,8 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     TestApp {
         addr: server.addr,
         store,
+        app,
+        runner: Some(runner),
         client: reqwest::Client::new(),
         server: Some(server),
         data_dir,
@@ -250,6 +287,9 @@ impl TestApp {
     pub async fn shutdown(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
+        }
+        if let Some(runner) = self.runner.take() {
+            runner.shutdown().await.expect("projection snapshot");
         }
     }
 }

@@ -15,10 +15,11 @@ pub mod domain;
 pub mod log;
 pub mod scalars;
 
+use crate::app::AppService;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::SharedStore;
-use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 /// Every query field: one merged object per area.
@@ -32,8 +33,10 @@ pub struct QueryRoot(
     domain::audit::HistoryQuery,
 );
 
-/// Every mutation (none yet: the application service brings them).
-pub type MutationRoot = EmptyMutation;
+/// Every mutation: one per domain command.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(domain::mutations::DomainMutation);
 
 /// Every subscription field: one merged object per area.
 #[derive(MergedSubscription, Default)]
@@ -76,13 +79,19 @@ fn builder(options: &SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, Su
     }
 }
 
-/// The schema serving `store`, recording into `metrics`.
+/// The schema serving `store` and the application service `app` (and its read models), recording into `metrics`.
 pub fn build_schema(
     store: SharedStore,
+    app: Arc<AppService>,
     metrics: Arc<Metrics>,
     options: &SchemaOptions,
 ) -> ApiSchema {
-    builder(options).data(store).data(metrics).finish()
+    builder(options)
+        .data(store)
+        .data(app.projections().clone())
+        .data(app)
+        .data(metrics)
+        .finish()
 }
 
 /// The SDL of the production schema (what `api/schema.graphql` holds).

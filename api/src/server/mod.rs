@@ -5,7 +5,9 @@
 pub mod graphql_http;
 pub mod ops;
 pub mod status_page;
+pub mod webhook;
 
+use crate::app::AppService;
 use crate::auth::TokenTable;
 use crate::graphql::{build_schema, ApiSchema, SchemaOptions};
 use crate::limits::Limits;
@@ -14,7 +16,7 @@ use crate::ws::connection::WsContext;
 use crate::SharedStore;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::any::Any;
 use std::future::Future;
@@ -40,6 +42,7 @@ pub struct ServerConfig {
 struct Inner {
     schema: ApiSchema,
     store: SharedStore,
+    app: Arc<AppService>,
     tokens: Arc<TokenTable>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -55,6 +58,7 @@ impl AppState {
     /// State serving `store` with `tokens`; `shutdown` turns true when the server stops.
     pub fn new(
         store: SharedStore,
+        app: Arc<AppService>,
         tokens: Arc<TokenTable>,
         metrics: Arc<Metrics>,
         readiness: Readiness,
@@ -65,10 +69,12 @@ impl AppState {
             dev: config.dev,
             limits: config.limits.clone(),
         };
-        let schema = build_schema(store.clone(), metrics.clone(), &options);
+        app.attach_metrics(metrics.clone());
+        let schema = build_schema(store.clone(), app.clone(), metrics.clone(), &options);
         AppState(Arc::new(Inner {
             schema,
             store,
+            app,
             tokens,
             metrics,
             readiness,
@@ -85,6 +91,11 @@ impl AppState {
     /// The event store.
     pub fn store(&self) -> &SharedStore {
         &self.0.store
+    }
+
+    /// The application service.
+    pub fn app(&self) -> &Arc<AppService> {
+        &self.0.app
     }
 
     /// The bearer tokens.
@@ -131,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/webhooks/alertmanager", post(webhook::alertmanager))
         .route("/status", get(status_page::status_page));
     if state.config().dev {
         router = router.route("/graphiql", get(graphql_http::graphiql));
@@ -181,6 +193,7 @@ impl RunningServer {
     pub async fn start(
         addr: SocketAddr,
         store: SharedStore,
+        app: Arc<AppService>,
         tokens: Arc<TokenTable>,
         readiness: Readiness,
         config: ServerConfig,
@@ -193,7 +206,15 @@ impl RunningServer {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let (stop, stopped) = watch::channel(false);
-        let state = AppState::new(store, tokens, metrics, readiness, config, stopped.clone());
+        let state = AppState::new(
+            store,
+            app,
+            tokens,
+            metrics,
+            readiness,
+            config,
+            stopped.clone(),
+        );
         let mut stopped_for_http = stopped;
         let shutdown = async move {
             // Either a stop request or the sender going away ends the server.

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod connection;
 pub mod kpi;
+pub mod mutations;
+pub mod mutations_inputs;
 pub mod queries;
 pub mod status;
 pub mod subscriptions;

@@ -1,0 +1,405 @@
+//! `POST /webhooks/alertmanager`: the Prometheus Alertmanager webhook (version 4).
+//! Each alert is ingested into its group (fingerprint = dedup key, the `service`
+//! label names the service); authenticated by a responder bearer token.
+
+use super::AppState;
+use crate::app::{AlertInput, AppCommand, CommandMeta};
+use crate::error::{error_body, ApiError};
+use crate::graphql::scalars::parse_rfc3339;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use opsledger_domain::incident::{ImpactLevel, Severity};
+use opsledger_domain::{Role, Timestamp};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The webhook payload version this endpoint understands.
+pub const SUPPORTED_VERSION: &str = "4";
+
+/// Why a webhook body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// The body is not the expected JSON.
+    #[error("malformed JSON payload: {0}")]
+    Json(String),
+    /// The payload version is not 4.
+    #[error("unsupported webhook version `{0}` (expected \"4\")")]
+    UnsupportedVersion(String),
+    /// An alert has an empty fingerprint.
+    #[error("alert {index} has no fingerprint")]
+    MissingFingerprint {
+        /// The alert's index in `alerts`.
+        index: usize,
+    },
+    /// An alert's status is neither `firing` nor `resolved`.
+    #[error("alert {index} has status `{status}` (expected firing or resolved)")]
+    UnknownStatus {
+        /// The alert's index.
+        index: usize,
+        /// The status sent.
+        status: String,
+    },
+}
+
+/// The webhook body as Alertmanager sends it (only the fields opsledger uses are typed).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertmanagerPayload {
+    /// Payload version ("4").
+    pub version: String,
+    /// The notification group's key.
+    #[serde(default)]
+    pub group_key: String,
+    /// `firing` or `resolved` (for the whole group).
+    #[serde(default)]
+    pub status: String,
+    /// The receiver's name.
+    #[serde(default)]
+    pub receiver: String,
+    /// Labels the group is keyed by.
+    #[serde(default)]
+    pub group_labels: BTreeMap<String, String>,
+    /// Labels every alert shares.
+    #[serde(default)]
+    pub common_labels: BTreeMap<String, String>,
+    /// Annotations every alert shares.
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
+    /// Link back to Alertmanager.
+    #[serde(default, rename = "externalURL")]
+    pub external_url: String,
+    /// The alerts.
+    #[serde(default)]
+    pub alerts: Vec<AlertmanagerAlert>,
+}
+
+/// One alert of the payload.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertmanagerAlert {
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// Labels (`alertname`, `service`, `severity`, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations (`summary`, `description`, ...).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// When it started firing (RFC 3339).
+    #[serde(default)]
+    pub starts_at: String,
+    /// When it ended (RFC 3339; the zero time while firing).
+    #[serde(default)]
+    pub ends_at: String,
+    /// Link to the source expression.
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: String,
+    /// Stable identity of the alert (the dedup key).
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+impl AlertmanagerAlert {
+    /// Whether the alert is firing.
+    pub fn firing(&self) -> bool {
+        self.status == "firing"
+    }
+
+    /// `annotations.summary`, else `labels.alertname`, else the fingerprint.
+    pub fn summary(&self) -> String {
+        self.annotations
+            .get("summary")
+            .or_else(|| self.labels.get("alertname"))
+            .filter(|s| !s.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("alert {}", self.fingerprint))
+    }
+
+    /// The severity hint from `labels.severity` (sev1..sev4, critical, high/error, warning, info).
+    pub fn severity_hint(&self) -> Option<Severity> {
+        let label = self.labels.get("severity")?.to_ascii_lowercase();
+        match label.as_str() {
+            "sev1" | "critical" | "page" => Some(Severity::Sev1),
+            "sev2" | "high" | "error" | "major" => Some(Severity::Sev2),
+            "sev3" | "warning" | "minor" => Some(Severity::Sev3),
+            "sev4" | "info" | "low" => Some(Severity::Sev4),
+            _ => None,
+        }
+    }
+
+    /// `startsAt` as an instant, if it is a plain UTC RFC 3339 time after 1970.
+    pub fn started_at(&self) -> Option<Timestamp> {
+        parse_time(&self.starts_at)
+    }
+}
+
+/// Parses a webhook time defensively (bounded length, four-digit year, not before 1970).
+fn parse_time(text: &str) -> Option<Timestamp> {
+    let year = text.get(..4)?;
+    if text.len() > 40 || !year.bytes().all(|b| b.is_ascii_digit()) || text.get(4..5) != Some("-") {
+        return None;
+    }
+    parse_rfc3339(text)
+        .filter(|ms| *ms >= 0)
+        .map(Timestamp::from_millis)
+}
+
+/// Parses and checks a webhook body; never panics on any input.
+pub fn parse_alertmanager(body: &[u8]) -> Result<AlertmanagerPayload, WebhookError> {
+    let payload: AlertmanagerPayload =
+        serde_json::from_slice(body).map_err(|e| WebhookError::Json(e.to_string()))?;
+    if payload.version != SUPPORTED_VERSION {
+        return Err(WebhookError::UnsupportedVersion(payload.version));
+    }
+    for (index, alert) in payload.alerts.iter().enumerate() {
+        if alert.fingerprint.trim().is_empty() {
+            return Err(WebhookError::MissingFingerprint { index });
+        }
+        if alert.status != "firing" && alert.status != "resolved" {
+            return Err(WebhookError::UnknownStatus {
+                index,
+                status: alert.status.clone(),
+            });
+        }
+    }
+    Ok(payload)
+}
+
+/// The webhook handler: authenticate, parse, ingest every alert, report per alert.
+pub async fn alertmanager(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let who = match state.tokens().from_authorization(authorization) {
+        Ok(Some(who)) => who,
+        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated),
+        Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err),
+    };
+    if !who.has_role(Role::Responder) {
+        let err = ApiError::Forbidden {
+            actor: who.actor.0.clone(),
+            role: Role::Responder,
+        };
+        return refuse(StatusCode::FORBIDDEN, &err);
+    }
+    let payload = match parse_alertmanager(&body) {
+        Ok(payload) => payload,
+        Err(err) => {
+            let err = ApiError::validation("body", err.to_string());
+            return refuse(StatusCode::BAD_REQUEST, &err);
+        }
+    };
+    let mut results = Vec::with_capacity(payload.alerts.len());
+    for alert in &payload.alerts {
+        results.push(ingest_one(&state, &who, alert).await);
+    }
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "alerts": results })),
+    )
+        .into_response()
+}
+
+/// Ingests one alert; returns its per-alert report.
+async fn ingest_one(
+    state: &AppState,
+    who: &crate::auth::Principal,
+    alert: &AlertmanagerAlert,
+) -> serde_json::Value {
+    let report = |code: &str, message: String| serde_json::json!({ "fingerprint": alert.fingerprint, "code": code, "message": message });
+    let Some(name) = alert.labels.get("service") else {
+        return report("VALIDATION", "the alert has no `service` label".into());
+    };
+    let app = state.app();
+    let Some(service) = app
+        .projections()
+        .read(|m| m.services.by_name(name).map(|s| s.id))
+    else {
+        return report("NOT_FOUND", format!("service `{name}` not found"));
+    };
+    let input = AlertInput {
+        service,
+        dedup_key: alert.fingerprint.clone(),
+        source: "alertmanager".into(),
+        summary: alert.summary(),
+        severity_hint: alert.severity_hint(),
+        labels: alert
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        firing: alert.firing(),
+        impact: ImpactLevel::PartialOutage,
+        started_at: alert.started_at(),
+    };
+    // A redelivery of the same alert instance (same start, same status) is written once.
+    let key = format!(
+        "alertmanager:{}:{}:{}",
+        alert.fingerprint, alert.status, alert.starts_at
+    );
+    let key: String = key.chars().take(200).collect();
+    match app
+        .execute(who, CommandMeta::keyed(key), AppCommand::IngestAlert(input))
+        .await
+    {
+        Ok(out) => serde_json::json!({
+            "fingerprint": alert.fingerprint,
+            "code": "OK",
+            "position": out.position,
+            "incident": out.incident.map(|id| id.to_string()),
+        }),
+        Err(err) => {
+            let err = ApiError::from(err);
+            report(err.code().as_str(), err.message())
+        }
+    }
+}
+
+/// A coded error response.
+fn refuse(status: StatusCode, err: &ApiError) -> Response {
+    (status, Json(error_body(err))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REALISTIC: &str = r#"{
+      "version": "4",
+      "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+      "truncatedAlerts": 0,
+      "status": "firing",
+      "receiver": "opsledger",
+      "groupLabels": {"alertname": "HighErrorRate"},
+      "commonLabels": {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"},
+      "commonAnnotations": {"summary": "Checkout 5xx above 5%"},
+      "externalURL": "http://alertmanager:9093",
+      "alerts": [
+        {
+          "status": "firing",
+          "labels": {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical", "instance": "web-1"},
+          "annotations": {"summary": "Checkout 5xx above 5%", "description": "rate 7.2%"},
+          "startsAt": "2024-05-01T12:00:00.123456789Z",
+          "endsAt": "0001-01-01T00:00:00Z",
+          "generatorURL": "http://prometheus:9090/graph?g0.expr=...",
+          "fingerprint": "c0ffee1234567890"
+        },
+        {
+          "status": "resolved",
+          "labels": {"alertname": "DiskFull", "service": "checkout"},
+          "annotations": {},
+          "startsAt": "2024-05-01T11:00:00Z",
+          "endsAt": "2024-05-01T11:30:00Z",
+          "generatorURL": "",
+          "fingerprint": "deadbeef"
+        }
+      ]
+    }"#;
+
+    #[test]
+    fn realistic_payload_parses_with_summary_severity_and_start() {
+        let payload = parse_alertmanager(REALISTIC.as_bytes()).unwrap();
+        assert_eq!(payload.receiver, "opsledger");
+        assert_eq!(payload.external_url, "http://alertmanager:9093");
+        assert_eq!(payload.alerts.len(), 2);
+        let first = &payload.alerts[0];
+        assert!(first.firing());
+        assert_eq!(first.summary(), "Checkout 5xx above 5%");
+        assert_eq!(first.severity_hint(), Some(Severity::Sev1));
+        assert_eq!(
+            first.started_at(),
+            Some(Timestamp::from_millis(1_714_564_800_123))
+        );
+        let second = &payload.alerts[1];
+        assert!(!second.firing());
+        assert_eq!(second.summary(), "DiskFull");
+        assert_eq!(second.severity_hint(), None);
+    }
+
+    #[test]
+    fn other_versions_are_refused() {
+        let body = br#"{"version":"3","alerts":[]}"#;
+        assert_eq!(
+            parse_alertmanager(body),
+            Err(WebhookError::UnsupportedVersion("3".into()))
+        );
+    }
+
+    #[test]
+    fn an_alert_without_fingerprint_is_refused_by_index() {
+        let body = br#"{"version":"4","alerts":[{"status":"firing","fingerprint":"a"},{"status":"firing"}]}"#;
+        assert_eq!(
+            parse_alertmanager(body),
+            Err(WebhookError::MissingFingerprint { index: 1 })
+        );
+    }
+
+    #[test]
+    fn unknown_alert_status_is_refused() {
+        let body = br#"{"version":"4","alerts":[{"status":"pending","fingerprint":"a"}]}"#;
+        assert_eq!(
+            parse_alertmanager(body),
+            Err(WebhookError::UnknownStatus {
+                index: 0,
+                status: "pending".into()
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_json_error() {
+        assert!(matches!(
+            parse_alertmanager(b"\xff\x00{"),
+            Err(WebhookError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn absurd_times_are_ignored_not_panics() {
+        let mut alert = parse_alertmanager(REALISTIC.as_bytes()).unwrap().alerts[0].clone();
+        for text in [
+            "99999999999999999999-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "",
+            "2024-13-01T00:00:00Z",
+        ] {
+            alert.starts_at = text.into();
+            assert_eq!(alert.started_at(), None, "{text}");
+        }
+    }
+
+    /// Arbitrary bytes and mutations of a real payload (truncations, byte flips) never panic.
+    #[test]
+    fn parser_never_panics_on_arbitrary_or_mangled_bytes() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let real = REALISTIC.as_bytes();
+        for round in 0..3000 {
+            let bytes: Vec<u8> = match round % 3 {
+                0 => (0..next() % 300).map(|_| next() as u8).collect(),
+                1 => real[..(next() as usize % real.len())].to_vec(),
+                _ => {
+                    let mut b = real.to_vec();
+                    for _ in 0..1 + next() % 4 {
+                        let at = next() as usize % b.len();
+                        b[at] = next() as u8;
+                    }
+                    b
+                }
+            };
+            let _ = parse_alertmanager(&bytes);
+        }
+    }
+}
