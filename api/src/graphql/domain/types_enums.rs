@@ -8,12 +8,16 @@ use async_graphql::Enum;
 #[graphql(remote = "opsledger_domain::incident::Severity")]
 pub enum Severity {
     /// Critical.
+    #[graphql(name = "SEV1")]
     Sev1,
     /// High.
+    #[graphql(name = "SEV2")]
     Sev2,
     /// Medium.
+    #[graphql(name = "SEV3")]
     Sev3,
     /// Low.
+    #[graphql(name = "SEV4")]
     Sev4,
 }
 
