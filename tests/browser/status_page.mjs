@@ -1,6 +1,6 @@
 // Browser test of the public status page.
 //
-//   node tests/browser/status_page.mjs <base-url> <responder-token> [screenshot.png]
+//   node tests/browser/status_page.mjs <base-url> <responder-token> [screenshot.png] [service-name]
 //
 // Opens <base-url>/status in headless Chromium (Debian's /usr/bin/chromium, or
 // $CHROMIUM; driven by playwright-core, which never downloads a browser),
@@ -23,9 +23,9 @@ const WAIT_MS = 15_000;
 const OVERALL_MS = 60_000;
 const here = dirname(fileURLToPath(import.meta.url));
 
-const [baseArg, token, shotArg] = process.argv.slice(2);
+const [baseArg, token, shotArg, serviceName] = process.argv.slice(2);
 if (!baseArg || !token) {
-  console.error('usage: node status_page.mjs <base-url> <responder-token> [screenshot.png]');
+  console.error('usage: node status_page.mjs <base-url> <responder-token> [screenshot.png] [service-name]');
   process.exit(2);
 }
 const base = baseArg.replace(/\/+$/, '');
@@ -47,11 +47,15 @@ async function graphql(query, variables = {}) {
   return body.data;
 }
 
-/** One service to declare the incident on (the first by name). */
+/** The service to declare the incident on (read from the public page): the one
+ * named on the command line, else the first operational one. */
 async function pickService() {
-  const data = await graphql('query { services(first: 1) { nodes { id name } } }');
-  const service = data.services.nodes[0];
-  if (!service) throw new Error('the store has no service to declare an incident on');
+  const data = await graphql('query { statusPage { services { id name health } } }');
+  const services = data.statusPage.services;
+  const service = serviceName
+    ? services.find((s) => s.name === serviceName)
+    : services.find((s) => s.health === 'OPERATIONAL') ?? services[0];
+  if (!service) throw new Error(`no service ${serviceName ?? ''} to declare an incident on`);
   return service;
 }
 
@@ -59,18 +63,18 @@ async function pickService() {
 async function declareIncident(service, title) {
   const data = await graphql(
     `mutation Declare($input: DeclareIncidentInput!) {
-       declareIncident(input: $input) { incident { id title } position }
+       declareIncident(input: $input) { id position incident { id title } }
      }`,
     {
       input: {
         title,
         description: 'Declared by the browser test of the status page.',
-        severity: 'SEV2',
-        impacts: [{ serviceId: service.id, level: 'MAJOR_OUTAGE' }],
+        severity: 'SEV_2',
+        impacts: [{ service: service.id, level: 'MAJOR_OUTAGE' }],
       },
     },
   );
-  return data.declareIncident.incident.id;
+  return data.declareIncident.id;
 }
 
 const log = (...args) => console.log('[status-page]', ...args);
@@ -153,7 +157,7 @@ async function run() {
     if (pageErrors.length) throw new Error(`script errors on the page: ${pageErrors.join(' | ')}`);
 
     mkdirSync(dirname(screenshot), { recursive: true });
-    await page.screenshot({ path: screenshot, fullPage: true });
+    await page.screenshot({ path: screenshot, fullPage: true, animations: 'disabled' });
     console.log(`status page: ok (incident ${incidentId} appeared live; banner "${after.banner}"; screenshot ${screenshot})`);
   } finally {
     await context?.close().catch(() => {});
