@@ -69,7 +69,7 @@ async function declareIncident(service, title) {
       input: {
         title,
         description: 'Declared by the browser test of the status page.',
-        severity: 'SEV_2',
+        severity: 'SEV2',
         impacts: [{ service: service.id, level: 'MAJOR_OUTAGE' }],
       },
     },
@@ -150,6 +150,21 @@ async function run() {
     if (after.incidents !== before.incidents + 1) {
       throw new Error(`incident cards went from ${before.incidents} to ${after.incidents}`);
     }
+    // The socket drops: the page reconnects by itself and keeps following.
+    await page.evaluate(() => window.statusPage.dropConnection());
+    await page.waitForSelector('html[data-connection="reconnecting"]');
+    await page.waitForSelector('html[data-connection="live"]');
+    const message = `${service.name} is failing over to the standby region; logins may be slow meanwhile.`;
+    await graphql(
+      `mutation Update($id: ID!, $message: String!) {
+         acknowledgeIncident(id: $id) { id }
+         postStatusUpdate(id: $id, visibility: PUBLIC, message: $message) { id }
+       }`,
+      { id: incidentId, message },
+    );
+    await card.locator('.updates li', { hasText: message }).waitFor({ state: 'visible' });
+    log('public update shown after a reconnect');
+
     const marker = await page.evaluate(() => window.__statusPageMarker);
     if (marker !== 'same-document' || navigations !== navigationsBefore) {
       throw new Error('the page was reloaded to show the change');
@@ -158,7 +173,7 @@ async function run() {
 
     mkdirSync(dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true, animations: 'disabled' });
-    console.log(`status page: ok (incident ${incidentId} appeared live; banner "${after.banner}"; screenshot ${screenshot})`);
+    console.log(`status page: ok (incident ${incidentId} and its public update appeared live, across a reconnect; banner "${after.banner}"; screenshot ${screenshot})`);
   } finally {
     await context?.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });

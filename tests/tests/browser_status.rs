@@ -116,7 +116,7 @@ async fn seed_demo(app: &TestApp) {
         "mutation($input: DeclareIncidentInput!) { declareIncident(input: $input) { id } }",
         json!({ "input": {
             "title": "Slow search results for some customers",
-            "severity": "SEV_3",
+            "severity": "SEV3",
             "impacts": [{ "service": search, "level": "DEGRADED" }],
         }}),
     )
