@@ -7,6 +7,7 @@
 //!   thread, group commit, flush + fdatasync per group).
 //! - [`codec`]: all bincode use, with a leading format-version byte.
 //! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout.
+//! - [`export`] / [`backup`]: JSON Lines export and verified import, backup and restore.
 //! - [`bench`]: the storage benchmark behind `opsledger bench storage`.
 //!
 //! # Invariants
@@ -17,11 +18,13 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod bench;
 pub mod chain;
 pub mod codec;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod layout;
 pub mod sled_store;
 pub mod store;
