@@ -208,7 +208,8 @@ impl TestApp {
                 payload: vec![i as u8],
             })
             .collect();
-        self.store
+        let outcome = self
+            .store
             .append(AppendRequest {
                 stream_id: stream.to_string(),
                 expected: ExpectedVersion::Any,
@@ -220,7 +221,13 @@ impl TestApp {
                 events,
             })
             .await
-            .expect("append")
+            .expect("append");
+        // Read-your-writes for raw appends too (the projections skip these test events).
+        self.app
+            .wait_for(outcome.last_position)
+            .await
+            .expect("projections reach the append");
+        outcome
     }
 
     /// Opens a WebSocket to `/graphql/ws` offering `subprotocol`.

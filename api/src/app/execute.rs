@@ -640,6 +640,10 @@ async fn ingest_alert(
         if let Some(appended) = declared.outcome {
             outcome.position = appended.last_position;
         }
+    } else if let Some(incident) = outcome.incident {
+        // Attached to an incident whose declaration another writer may still be appending.
+        app.wait_for(outcome.position).await?;
+        app.wait_for_incident(incident).await;
     }
     Ok(outcome)
 }

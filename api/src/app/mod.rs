@@ -139,6 +139,23 @@ impl AppService {
         }
     }
 
+    /// Waits (bounded) until the read models know `incident`: an alert attached to an
+    /// incident whose declaration another writer is still appending.
+    pub async fn wait_for_incident(&self, incident: IncidentId) {
+        let mut positions = self.projections.position_receiver();
+        let deadline = tokio::time::Instant::now() + self.wait_timeout;
+        while self
+            .projections
+            .read(|m| m.incidents.get(incident).is_none())
+        {
+            let changed = tokio::time::timeout_at(deadline, positions.changed()).await;
+            if !matches!(changed, Ok(Ok(()))) {
+                tracing::warn!(%incident, "the incident of an alert group is not declared yet");
+                return;
+            }
+        }
+    }
+
     /// The outcome of a command whose key was used before.
     async fn replayed(
         &self,
