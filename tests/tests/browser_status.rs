@@ -8,6 +8,7 @@
 //! prints a skip notice, except when `CI` is set: then it fails (`.ci/run`
 //! installs them).
 
+use opsledger_api::graphql::scalars::format_rfc3339;
 use opsledger_tests::{spawn_app, TestApp, ADMIN_TOKEN, RESPONDER_TOKEN};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -101,15 +102,57 @@ async fn register(app: &TestApp, name: &str, team: &str, tier: i32, deps: &[&str
         .to_owned()
 }
 
-/// A small demo store through the API: a catalogue with dependencies and one
-/// ongoing incident with a public update.
+/// A standard (pre-approved) change on `service`, scheduled for tomorrow 02:00-03:00 UTC.
+async fn schedule_maintenance(app: &TestApp, service: &str, title: &str) {
+    const DAY_MS: i64 = 86_400_000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
+    let tomorrow = (i64::try_from(now_ms).expect("ms fit i64") / DAY_MS + 1) * DAY_MS;
+    let window = json!({
+        "start": format_rfc3339(tomorrow + 2 * 3_600_000),
+        "end": format_rfc3339(tomorrow + 3 * 3_600_000),
+    });
+    let requested = must(
+        app,
+        ADMIN_TOKEN,
+        "mutation($input: RequestChangeInput!) { requestChange(input: $input) { id } }",
+        json!({ "input": {
+            "changeType": "STANDARD", "category": "PATCH", "title": title,
+            "services": [service], "window": window,
+            "implementationPlan": "Rolling restart with the patched image.",
+            "rollbackPlan": "Roll back to the previous image.",
+        }}),
+    )
+    .await;
+    let id = requested["requestChange"]["id"].clone();
+    must(
+        app,
+        ADMIN_TOKEN,
+        "mutation($id: ID!) { submitChange(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    must(
+        app,
+        ADMIN_TOKEN,
+        "mutation($id: ID!, $window: TimeWindowInput!) { scheduleChange(id: $id, window: $window) { id } }",
+        json!({ "id": id, "window": window }),
+    )
+    .await;
+}
+
+/// A small demo store through the API: a catalogue with dependencies, one
+/// ongoing incident with a public update and one scheduled maintenance.
 async fn seed_demo(app: &TestApp) {
     let identity = register(app, TARGET_SERVICE, "platform", 1, &[]).await;
     let payments = register(app, "Payments API", "payments", 1, &[&identity]).await;
     register(app, "Checkout", "storefront", 1, &[&payments, &identity]).await;
     let search = register(app, "Search", "storefront", 2, &[]).await;
     register(app, "Notifications", "platform", 3, &[]).await;
-    register(app, "Reporting", "data", 3, &[]).await;
+    let reporting = register(app, "Reporting", "data", 3, &[]).await;
+    schedule_maintenance(app, &reporting, "Reporting database patching").await;
     let declared = must(
         app,
         RESPONDER_TOKEN,
