@@ -6,13 +6,14 @@
 //! `codec::encode_payload` of the body. Anything that does not match or
 //! decode is discarded with a warning: snapshots are only a cache.
 //!
-//! The value is stored in chunks of [`CHUNK_BYTES`] (so no single huge
-//! value sits in sled's memory): under `P::NAME` a small pointer record
-//! `[POINTER_TAG][generation u64][chunks u32][length u64]` (big-endian),
-//! under `P::NAME \0 generation idx` the chunks. A new snapshot writes a
-//! new generation, flushes, then points at it and drops the old one, so a
-//! crash leaves either snapshot whole.
+//! The value lives in a file of its own, `values/<P::NAME>.<generation>`,
+//! written in place (sled would keep a copy of a large value in memory long
+//! after it is written); the sled database keeps, under `P::NAME`, a small
+//! pointer record `[POINTER_TAG][generation u64][length u64]` (big-endian).
+//! A new snapshot writes and syncs a new file, then points at it and removes
+//! the older file, so a crash leaves either snapshot whole.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use opsledger_storage::codec::{decode_payload, encode_payload};
@@ -28,29 +29,27 @@ pub const SNAPSHOT_LAYOUT: u8 = 1;
 /// Cache bound of the snapshot database.
 const SNAPSHOT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Bytes per stored chunk of a snapshot value.
-pub const CHUNK_BYTES: usize = 4 * 1024 * 1024;
-
 /// First byte of the pointer record under a projection's name.
-const POINTER_TAG: u8 = 0xC5;
+const POINTER_TAG: u8 = 0xC6;
 
-/// Where a projection's current snapshot value lives.
+/// Folder (inside the snapshot directory) of the snapshot value files.
+const VALUES_DIR: &str = "values";
+
+/// Which file holds a projection's current snapshot value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pointer {
     generation: u64,
-    chunks: u32,
     len: u64,
 }
 
 impl Pointer {
-    const BYTES: usize = 1 + 8 + 4 + 8;
+    const BYTES: usize = 1 + 8 + 8;
 
     fn encode(&self) -> [u8; Self::BYTES] {
         let mut out = [0; Self::BYTES];
         out[0] = POINTER_TAG;
         out[1..9].copy_from_slice(&self.generation.to_be_bytes());
-        out[9..13].copy_from_slice(&self.chunks.to_be_bytes());
-        out[13..21].copy_from_slice(&self.len.to_be_bytes());
+        out[9..17].copy_from_slice(&self.len.to_be_bytes());
         out
     }
 
@@ -61,26 +60,9 @@ impl Pointer {
         }
         Some(Pointer {
             generation: u64::from_be_bytes(bytes[1..9].try_into().ok()?),
-            chunks: u32::from_be_bytes(bytes[9..13].try_into().ok()?),
-            len: u64::from_be_bytes(bytes[13..21].try_into().ok()?),
+            len: u64::from_be_bytes(bytes[9..17].try_into().ok()?),
         })
     }
-}
-
-/// Key prefix of every chunk of `name`.
-fn chunk_prefix(name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 13);
-    key.extend_from_slice(name.as_bytes());
-    key.push(0);
-    key
-}
-
-/// Key of chunk `idx` of generation `generation` of `name`.
-fn chunk_key(name: &str, generation: u64, idx: u32) -> Vec<u8> {
-    let mut key = chunk_prefix(name);
-    key.extend_from_slice(&generation.to_be_bytes());
-    key.extend_from_slice(&idx.to_be_bytes());
-    key
 }
 
 #[derive(Serialize)]
@@ -161,26 +143,32 @@ impl SnapshotStore {
         self.write_value(P::NAME, &value)
     }
 
-    /// Writes `value` as a new generation of chunks, then points `name` at it
-    /// and removes the older chunks.
+    /// The file of generation `generation` of `name`'s value.
+    fn value_file(&self, name: &str, generation: u64) -> PathBuf {
+        self.path
+            .join(VALUES_DIR)
+            .join(format!("{name}.{generation}"))
+    }
+
+    /// Writes `value` to a new generation's file, syncs it, then points
+    /// `name` at it and removes the older files.
     fn write_value(&self, name: &str, value: &[u8]) -> Result<(), ProjectionError> {
         let generation = self
             .pointer(name)?
             .map_or(0, |p| p.generation.wrapping_add(1));
-        let mut chunks = 0u32;
-        for chunk in value.chunks(CHUNK_BYTES) {
-            self.db.insert(chunk_key(name, generation, chunks), chunk)?;
-            chunks += 1;
-        }
-        self.db.flush()?;
+        std::fs::create_dir_all(self.path.join(VALUES_DIR))?;
+        let file_path = self.value_file(name, generation);
+        let mut file = std::fs::File::create(&file_path)?;
+        file.write_all(value)?;
+        file.sync_data()?;
+        drop(file);
         let pointer = Pointer {
             generation,
-            chunks,
             len: value.len() as u64,
         };
         self.db.insert(name, &pointer.encode()[..])?;
-        self.remove_chunks(name, Some(generation))?;
         self.db.flush()?;
+        self.remove_values(name, Some(generation))?;
         Ok(())
     }
 
@@ -189,21 +177,28 @@ impl SnapshotStore {
         Ok(self.db.get(name)?.and_then(|v| Pointer::decode(&v)))
     }
 
-    /// Removes every chunk of `name` except those of generation `keep`.
-    fn remove_chunks(&self, name: &str, keep: Option<u64>) -> Result<(), ProjectionError> {
-        let prefix = chunk_prefix(name);
-        let keep = keep.map(|g| chunk_key(name, g, 0)[..prefix.len() + 8].to_vec());
-        for key in self.db.scan_prefix(&prefix).keys() {
-            let key = key?;
-            if keep.as_ref().is_none_or(|k| !key.starts_with(k)) {
-                self.db.remove(key)?;
+    /// Removes every value file of `name` except generation `keep`'s.
+    fn remove_values(&self, name: &str, keep: Option<u64>) -> Result<(), ProjectionError> {
+        let entries = match std::fs::read_dir(self.path.join(VALUES_DIR)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let prefix = format!("{name}.");
+        let kept = keep.map(|g| format!("{name}.{g}"));
+        for entry in entries {
+            let entry = entry?;
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with(&prefix) && kept.as_deref() != Some(&*file) {
+                std::fs::remove_file(entry.path())?;
             }
         }
         Ok(())
     }
 
-    /// The stored value of `name` put back together, `None` if there is
-    /// none or a chunk is missing.
+    /// The stored value of `name`, `None` if there is none or its file is
+    /// missing or of another length.
     fn read_value(&self, name: &str) -> Result<Option<Vec<u8>>, ProjectionError> {
         let Some(raw) = self.db.get(name)? else {
             return Ok(None);
@@ -215,27 +210,17 @@ impl SnapshotStore {
             );
             return Ok(None);
         };
-        let mut value = Vec::new();
-        if value.try_reserve_exact(pointer.len as usize).is_err() {
-            tracing::warn!(
-                projection = name,
-                "snapshot too large: rebuilding from zero"
-            );
-            return Ok(None);
-        }
-        for idx in 0..pointer.chunks {
-            match self.db.get(chunk_key(name, pointer.generation, idx))? {
-                Some(chunk) => value.extend_from_slice(&chunk),
-                None => {
-                    tracing::warn!(
-                        projection = name,
-                        idx,
-                        "snapshot chunk missing: rebuilding from zero"
-                    );
-                    return Ok(None);
-                }
+        let value = match std::fs::read(self.value_file(name, pointer.generation)) {
+            Ok(value) => value,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(
+                    projection = name,
+                    "snapshot file missing: rebuilding from zero"
+                );
+                return Ok(None);
             }
-        }
+            Err(e) => return Err(e.into()),
+        };
         if value.len() as u64 != pointer.len {
             tracing::warn!(
                 projection = name,
@@ -293,7 +278,7 @@ impl SnapshotStore {
     /// Deletes the snapshot of `P`.
     pub fn clear<P: Projection>(&self) -> Result<(), ProjectionError> {
         self.db.remove(P::NAME)?;
-        self.remove_chunks(P::NAME, None)?;
+        self.remove_values(P::NAME, None)?;
         self.db.flush()?;
         Ok(())
     }
@@ -322,32 +307,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_value_larger_than_a_chunk_round_trips_and_only_the_newest_generation_is_kept() {
+    fn a_value_round_trips_and_only_the_newest_generation_file_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::open(dir.path()).unwrap();
-        let first: Vec<u8> = (0..CHUNK_BYTES * 2 + 7).map(|i| (i % 251) as u8).collect();
+        let first: Vec<u8> = (0..100_007u32).map(|i| (i % 251) as u8).collect();
         store.write_value("m", &first).unwrap();
         assert_eq!(store.read_value("m").unwrap(), Some(first));
-        let second = vec![9u8; CHUNK_BYTES + 1];
+        let second = vec![9u8; 1001];
         store.write_value("m", &second).unwrap();
         assert_eq!(store.read_value("m").unwrap(), Some(second));
-        let chunk_keys = store.db.scan_prefix(chunk_prefix("m")).keys().count();
-        assert_eq!(chunk_keys, 2);
+        let files = std::fs::read_dir(dir.path().join(VALUES_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1);
         assert_eq!(
-            store
-                .pointer("m")
-                .unwrap()
-                .map(|p| (p.generation, p.chunks)),
-            Some((1, 2))
+            store.pointer("m").unwrap(),
+            Some(Pointer {
+                generation: 1,
+                len: 1001
+            })
         );
     }
 
     #[test]
-    fn a_missing_chunk_makes_the_snapshot_unusable() {
+    fn a_missing_or_truncated_value_file_makes_the_snapshot_unusable() {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::open(dir.path()).unwrap();
         store.write_value("m", &[1, 2, 3]).unwrap();
-        store.db.remove(chunk_key("m", 0, 0)).unwrap();
+        std::fs::write(store.value_file("m", 0), [1, 2]).unwrap();
+        assert_eq!(store.read_value("m").unwrap(), None);
+        std::fs::remove_file(store.value_file("m", 0)).unwrap();
         assert_eq!(store.read_value("m").unwrap(), None);
     }
 }
