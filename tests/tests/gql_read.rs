@@ -3,9 +3,10 @@
 //! filters, error codes, KPIs, time travel and the audit query. Data is
 //! created by appending domain events straight to the store.
 
+use opsledger_domain::change::ChangeCategory;
 use opsledger_domain::incident::{ImpactLevel, IncidentStatus, Severity, Visibility};
 use opsledger_domain::service::Tier;
-use opsledger_domain::{DomainEvent, IncidentId, ServiceId};
+use opsledger_domain::{ChangeId, DomainEvent, IncidentId, ServiceId};
 use opsledger_projections::synthetic::{self as syn, Appender};
 use opsledger_storage::EventStore;
 use opsledger_tests::{error_code, spawn_app, TestApp, VIEWER_TOKEN, WAIT};
@@ -56,9 +57,12 @@ impl<'a> Seed<'a> {
     }
 
     async fn service(&mut self, n: u64, name: &str) -> ServiceId {
+        self.service_on(n, name, vec![]).await
+    }
+
+    async fn service_on(&mut self, n: u64, name: &str, deps: Vec<ServiceId>) -> ServiceId {
         let id = ServiceId(syn::ulid(1, n));
-        let event =
-            syn::service_registered(id, name, "payments", Tier::ONE, vec![], 999_000, 0, T0);
+        let event = syn::service_registered(id, name, "payments", Tier::ONE, deps, 999_000, 0, T0);
         self.append(&id.stream_id(), T0, &[event]).await;
         id
     }
@@ -350,5 +354,102 @@ async fn audit_events_filter_by_actor_and_type() {
         .map(|e| &e["node"]["position"])
         .collect();
     assert_eq!(positions, vec![&json!(noted)]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn incident_updated_pushes_the_incident_after_each_event_on_its_stream() {
+    let app = spawn_app().await;
+    let mut seed = Seed::new(&app);
+    let api = seed.service(1, "api").await;
+    let id = seed.declare(1, api, Severity::Sev2, T0).await;
+    let other = seed.declare(2, api, Severity::Sev4, T0).await;
+    let mut ws = app.ws_ready(Some(VIEWER_TOKEN)).await;
+    ws.subscribe(
+        "i",
+        "subscription($id: ID!) { incidentUpdated(id: $id) { id status version } }",
+        json!({"id": id.to_string()}),
+    )
+    .await;
+    let now = ws.next_json().await;
+    assert_eq!(
+        now["payload"]["data"]["incidentUpdated"],
+        json!({"id": id.to_string(), "status": "TRIGGERED", "version": 0})
+    );
+    // An event on another stream is not pushed.
+    seed.append(
+        &other.stream_id(),
+        T0 + MIN,
+        &[syn::incident_acknowledged(T0 + MIN)],
+    )
+    .await;
+    seed.append(
+        &id.stream_id(),
+        T0 + MIN,
+        &[syn::incident_acknowledged(T0 + MIN)],
+    )
+    .await;
+    let pushed = ws.next_json().await;
+    assert_eq!(
+        pushed["payload"]["data"]["incidentUpdated"],
+        json!({"id": id.to_string(), "status": "ACKNOWLEDGED", "version": 1})
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn service_shows_its_dependency_graph_and_downstream_impact() {
+    let app = spawn_app().await;
+    let mut seed = Seed::new(&app);
+    let db = seed.service(1, "db").await;
+    let api = seed.service_on(2, "api", vec![db]).await;
+    seed.service_on(3, "web", vec![api]).await;
+
+    let q = "query($id: ID!) { service(id: $id) { name dependents { name } downstreamImpact { name } } \
+         services(first: 10) { totalCount edges { node { name dependencies { name } } } } }";
+    let data = viewer(&app, q, json!({"id": db.to_string()})).await;
+    assert_eq!(
+        data,
+        json!({
+            "service": {"name": "db", "dependents": [{"name": "api"}], "downstreamImpact": [{"name": "api"}, {"name": "web"}]},
+            "services": {"totalCount": 3, "edges": [
+                {"node": {"name": "api", "dependencies": [{"name": "db"}]}},
+                {"node": {"name": "db", "dependencies": []}},
+                {"node": {"name": "web", "dependencies": [{"name": "api"}]}}
+            ]}
+        })
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn scheduled_change_shows_in_changes_calendar_and_status_page() {
+    let app = spawn_app().await;
+    let mut seed = Seed::new(&app);
+    let api = seed.service(1, "api").await;
+    let id = ChangeId(syn::ulid(3, 1));
+    let window = (T0 + 60 * MIN, T0 + 120 * MIN);
+    let requested = syn::change_requested(id, ChangeCategory::Patch, vec![api], window, T0);
+    seed.append(&id.stream_id(), T0, &[requested]).await;
+    seed.append(&id.stream_id(), T0, &syn::change_scheduled(window, T0))
+        .await;
+
+    let q = "{ changes(filter: {statuses: [SCHEDULED]}) { edges { node { id category risk services { name } } } } \
+         changeCalendar(from: \"2024-01-01T00:00:00Z\", to: \"2024-01-02T00:00:00Z\") { changes { id } freezes { id } } \
+         statusPage { scheduledMaintenance { changeId title services { name } window { start end } } } }";
+    let data = viewer(&app, q, json!({})).await;
+    assert_eq!(
+        data,
+        json!({
+            "changes": {"edges": [{"node": {"id": id.to_string(), "category": "PATCH", "risk": "LOW", "services": [{"name": "api"}]}}]},
+            "changeCalendar": {"changes": [{"id": id.to_string()}], "freezes": []},
+            "statusPage": {"scheduledMaintenance": [{
+                "changeId": id.to_string(),
+                "title": "synthetic change",
+                "services": [{"name": "api"}],
+                "window": {"start": "2024-01-01T01:00:00.000Z", "end": "2024-01-01T02:00:00.000Z"}
+            }]}
+        })
+    );
     app.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! Subscriptions over the read models besides the status page:
-//! `incidentUpdated(id)` pushes the incident after each event of its stream,
-//! once the read models have folded it.
+//! `incidentUpdated(id)` sends the incident at once, then again after each
+//! event of its stream, once the read models have folded it.
 
 use super::types::{not_found, parse_id, projections, store, Incident};
 use crate::auth::require_role;
@@ -19,7 +19,8 @@ pub struct ReadSubscription;
 
 #[Subscription]
 impl ReadSubscription {
-    /// The incident after each new event of its stream (role viewer; NOT_FOUND if unknown).
+    /// The incident at once, then after each new event of its stream (role viewer;
+    /// NOT_FOUND if unknown).
     async fn incident_updated(
         &self,
         ctx: &Context<'_>,
@@ -29,15 +30,15 @@ impl ReadSubscription {
         let iid: IncidentId = parse_id("id", &id)?;
         let handle = projections(ctx)?.clone();
         // Follow the log from just after what the read models hold: no gap.
-        let (exists, from) =
-            handle.read_checkpointed(|c| (c.model.incidents.get(iid).is_some(), c.next_position()));
-        if !exists {
+        let (now, from) =
+            handle.read_checkpointed(|c| (Incident::load(&c.model, iid), c.next_position()));
+        let Some(now) = now else {
             return Err(not_found("incident", iid).into());
-        }
+        };
         let store = store(ctx)?;
         let stream_id = iid.stream_id();
         let events = store.subscribe(from);
-        Ok(events.filter_map(move |item| {
+        let updates = events.filter_map(move |item| {
             let handle = handle.clone();
             let stream_id = stream_id.clone();
             async move {
@@ -51,6 +52,7 @@ impl ReadSubscription {
                     Err(err) => Some(Err(ApiError::internal(err).into())),
                 }
             }
-        }))
+        });
+        Ok(futures::stream::once(async move { Ok(now) }).chain(updates))
     }
 }

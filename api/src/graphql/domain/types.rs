@@ -182,7 +182,7 @@ impl Service {
     async fn retired_at(&self) -> Option<DateTime> {
         self.0.retired_at.map(dt)
     }
-    /// Number of events of its stream.
+    /// Stream version of its last event (what `expectedVersion` takes).
     async fn version(&self) -> u64 {
         self.0.version
     }
@@ -537,7 +537,7 @@ impl Incident {
             })
             .collect())
     }
-    /// Number of events of its stream.
+    /// Stream version of its last event (what `expectedVersion` takes).
     async fn version(&self) -> u64 {
         self.0.version
     }
@@ -752,7 +752,7 @@ impl Change {
     async fn caused_incidents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Incident>> {
         load_many(ctx, &self.0.caused_incidents, Incident::load)
     }
-    /// Number of events of its stream.
+    /// Stream version of its last event (what `expectedVersion` takes).
     async fn version(&self) -> u64 {
         self.0.version
     }
@@ -1025,7 +1025,7 @@ impl Review {
     async fn published_at(&self) -> Option<DateTime> {
         self.0.published_at.map(dt)
     }
-    /// Number of events of its stream.
+    /// Stream version of its last event (what `expectedVersion` takes).
     async fn version(&self) -> u64 {
         self.0.version
     }
