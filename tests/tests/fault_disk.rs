@@ -58,11 +58,23 @@ fn request(command_id: &str, payload_bytes: usize) -> AppendRequest {
     }
 }
 
+/// Open again; after a failure the old writer threads release the lock just after the
+/// last answer, so `Locked` is retried for a while.
+async fn reopen(dir: &Path) -> SledEventStore {
+    for _ in 0..500 {
+        match SledEventStore::open(dir, StoreConfig::default()).await {
+            Err(StoreError::Locked { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the store stayed locked after it was dropped");
+}
+
 /// The log holds exactly the acknowledged commands, in order, and its chain verifies.
 async fn assert_log_holds(dir: &Path, acknowledged: &[String]) {
-    let store = SledEventStore::open(dir, StoreConfig::default())
-        .await
-        .unwrap();
+    let store = reopen(dir).await;
     let events = store.read_all(0, usize::MAX).await.unwrap();
     let commands: Vec<&str> = events.iter().map(|e| e.command_id.as_str()).collect();
     assert_eq!(&commands[..acknowledged.len()], acknowledged);
