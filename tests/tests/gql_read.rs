@@ -6,7 +6,7 @@
 use opsledger_domain::change::ChangeCategory;
 use opsledger_domain::incident::{ImpactLevel, IncidentStatus, Severity, Visibility};
 use opsledger_domain::service::Tier;
-use opsledger_domain::{ChangeId, DomainEvent, IncidentId, ServiceId};
+use opsledger_domain::{ActionItemId, ChangeId, DomainEvent, IncidentId, ReviewId, ServiceId};
 use opsledger_projections::synthetic::{self as syn, Appender};
 use opsledger_storage::EventStore;
 use opsledger_tests::{error_code, spawn_app, TestApp, VIEWER_TOKEN, WAIT};
@@ -449,6 +449,50 @@ async fn scheduled_change_shows_in_changes_calendar_and_status_page() {
                 "services": [{"name": "api"}],
                 "window": {"start": "2024-01-01T01:00:00.000Z", "end": "2024-01-01T02:00:00.000Z"}
             }]}
+        })
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn incident_links_its_reviews_timeline_and_runbooks_and_action_items_list_overdue() {
+    let app = spawn_app().await;
+    let mut seed = Seed::new(&app);
+    let api = seed.service(1, "api").await;
+    let incident = seed.declare(1, api, Severity::Sev1, T0).await;
+    let resolved = syn::incident_resolved(IncidentStatus::Triggered, T0 + MIN);
+    let resolved_at = seed
+        .append(&incident.stream_id(), T0 + MIN, &[resolved])
+        .await;
+    let review = ReviewId(syn::ulid(4, 1));
+    let item = ActionItemId(syn::ulid(5, 1));
+    let events = [
+        syn::review_created(review, incident, Severity::Sev1, T0 + 2 * MIN),
+        // Due in 2024: overdue now.
+        syn::action_item_added(item, T0 + 60 * MIN, T0 + 2 * MIN),
+    ];
+    seed.append(&review.stream_id(), T0 + 2 * MIN, &events)
+        .await;
+
+    let q = "query($id: ID!) { incident(id: $id) { status reviews { id status actionItems { id overdue } } \
+           runbooks { serviceName url } timeline { position kind } } \
+         reviews(filter: {incidentId: $id}) { edges { node { id incident { id } } } } \
+         actionItems(filter: {overdue: true}) { totalCount edges { node { id title owner status } } } }";
+    let data = viewer(&app, q, json!({"id": incident.to_string()})).await;
+    assert_eq!(
+        data,
+        json!({
+            "incident": {
+                "status": "RESOLVED",
+                "reviews": [{"id": review.to_string(), "status": "DRAFT", "actionItems": [{"id": item.to_string(), "overdue": true}]}],
+                "runbooks": [{"serviceName": "api", "url": "https://runbooks.example/api"}],
+                "timeline": [
+                    {"position": resolved_at - 1, "kind": "IncidentDeclared"},
+                    {"position": resolved_at, "kind": "IncidentResolved"}
+                ]
+            },
+            "reviews": {"edges": [{"node": {"id": review.to_string(), "incident": {"id": incident.to_string()}}}]},
+            "actionItems": {"totalCount": 1, "edges": [{"node": {"id": item.to_string(), "title": "follow up", "owner": "owner", "status": "OPEN"}}]}
         })
     );
     app.shutdown().await;
