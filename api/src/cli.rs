@@ -86,6 +86,19 @@ pub struct VerifyArgs {
 pub enum BenchCommand {
     /// Append and read throughput of the event store.
     Storage(BenchStorageArgs),
+    /// opsledger against PostgreSQL and the raw disk limits (needs `apt-get install postgresql`).
+    Peers(BenchPeersArgs),
+}
+
+/// Options of `bench peers`.
+#[derive(Args, Debug)]
+pub struct BenchPeersArgs {
+    /// Appends per concurrency level and system (default: the library's, 10000).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Print the report as JSON (`{"peers": {...}}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bench storage`.
@@ -134,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Bench(BenchCommand::Storage(args)) => bench_storage(args).await,
+        Command::Bench(BenchCommand::Peers(args)) => bench_peers(args).await,
     }
 }
 
@@ -282,6 +296,22 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
     let report = run_storage_bench(options)
         .await
         .context("the storage benchmark failed (it needs free space in the temp directory)")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_peers(args: BenchPeersArgs) -> anyhow::Result<ExitCode> {
+    let mut options = crate::bench::peers::PeersOptions::default();
+    if let Some(events) = args.events {
+        options.events = events;
+    }
+    let report = crate::bench::peers::run_peers_bench(options)
+        .await
+        .context("the peers benchmark failed")?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

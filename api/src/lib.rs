@@ -13,6 +13,7 @@
 //! - [`ws`]: graphql-transport-ws and legacy graphql-ws.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`cli`]: the `opsledger` subcommands.
+//! - [`bench`]: `opsledger bench peers` (opsledger against PostgreSQL and raw disk limits).
 //!
 //! ## Invariants
 //! - Every error a client sees carries `extensions.code`; internal causes are
@@ -23,6 +24,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod graphql;
