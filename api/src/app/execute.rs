@@ -498,7 +498,10 @@ async fn incident_command(
     .await?;
     let mut outcome = outcome_of(app, stream, &decided);
     if ends_incident(&decided.events) {
-        release_groups(app, who, key, id, &decided.before.alert_groups).await?;
+        let released = release_groups(app, who, key, id, &decided.before.alert_groups).await?;
+        outcome.position = released
+            .max(Some(outcome.position))
+            .unwrap_or(outcome.position);
     }
     outcome.incident = Some(id);
     Ok(outcome)
@@ -521,11 +524,12 @@ async fn release_groups(
     key: &str,
     incident: IncidentId,
     groups: &[AlertGroupKey],
-) -> Result<(), AppError> {
+) -> Result<Option<u64>, AppError> {
     let meta = CommandMeta::default();
+    let mut last = None;
     for group in groups {
         let stream = group.stream_id();
-        let command_id = format!("{key}:release:{stream}");
+        let command_id = release_key(key, &stream);
         let released = decide::<AlertGroupState>(
             app,
             who,
@@ -541,11 +545,19 @@ async fn release_groups(
         )
         .await;
         match released {
-            Ok(_) | Err(AppError::Domain(_)) | Err(AppError::NotFound { .. }) => {}
+            Ok(decided) => {
+                last = decided.outcome.map(|o| o.last_position).max(last);
+            }
+            Err(AppError::Domain(_)) | Err(AppError::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
-    Ok(())
+    Ok(last)
+}
+
+/// The command id of the release of group `stream` caused by command `key`.
+fn release_key(key: &str, stream: &str) -> String {
+    format!("{key}:release:{stream}")
 }
 
 /// AbsorbDuplicate on the target, then MergeInto on the duplicate.
@@ -582,8 +594,11 @@ async fn merge(
         |_, _| Ok(IncidentCommand::MergeInto { target }),
     )
     .await?;
-    release_groups(app, who, key, duplicate, &decided.before.alert_groups).await?;
+    let released = release_groups(app, who, key, duplicate, &decided.before.alert_groups).await?;
     let mut outcome = outcome_of(app, stream, &decided);
+    outcome.position = released
+        .max(Some(outcome.position))
+        .unwrap_or(outcome.position);
     outcome.incident = Some(target);
     Ok(outcome)
 }
@@ -678,6 +693,18 @@ pub(super) async fn complete_replay(
     appended: &[opsledger_storage::RecordedEvent],
     outcome: &mut CommandOutcome,
 ) -> Result<(), AppError> {
+    if let Some(incident) = IncidentId::from_stream_id(&outcome.stream_id) {
+        // The original call may have released alert groups after its own append.
+        let loaded: Loaded<IncidentState> = load(app.store.as_ref(), &outcome.stream_id).await?;
+        for group in &loaded.state.alert_groups {
+            let release_key = release_key(key, &group.stream_id());
+            if let Some(released) = app.store.command_outcome(&release_key).await? {
+                outcome.position = outcome.position.max(released.last_position);
+            }
+        }
+        outcome.incident = loaded.state.merged_into.or(Some(incident));
+        return Ok(());
+    }
     let events: Vec<AlertGroupEvent> = appended
         .iter()
         .filter_map(|r| match decode_payload::<DomainEvent>(&r.payload) {

@@ -1,0 +1,289 @@
+//! The application service in-process (no HTTP), with a manual clock:
+//! automatic escalation, alert-group release on resolve and merge.
+
+use opsledger_api::app::escalation::{check_escalations, ESCALATION_ACTOR};
+use opsledger_api::app::{
+    AlertInput, AppCommand, AppService, CommandMeta, CommandOutcome, DeclareInput, ManualClock,
+};
+use opsledger_api::auth::Principal;
+use opsledger_domain::incident::{ImpactLevel, IncidentCommand, IncidentStatus, ServiceImpact};
+use opsledger_domain::service::{
+    EscalationLevel, EscalationPolicy, ServiceProfile, SloTarget, Tier,
+};
+use opsledger_domain::{IncidentId, Role, ServiceId, Timestamp};
+use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
+use opsledger_storage::{Direction, EventStore, SledEventStore, StoreConfig};
+use std::sync::Arc;
+
+const T0: i64 = 1_714_564_800_000;
+
+struct Harness {
+    app: Arc<AppService>,
+    clock: Arc<ManualClock>,
+    store: Arc<dyn EventStore>,
+    _runner: ProjectionRunner<ReadModels>,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> = Arc::new(
+        SledEventStore::open(dir.path().join("log"), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
+    let runner = ProjectionRunner::<ReadModels>::start(
+        store.clone(),
+        dir.path().join("projections"),
+        RunnerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(T0)));
+    let app = Arc::new(AppService::new(
+        store.clone(),
+        runner.handle(),
+        clock.clone(),
+    ));
+    Harness {
+        app,
+        clock,
+        store,
+        _runner: runner,
+        _dir: dir,
+    }
+}
+
+fn admin() -> Principal {
+    Principal::new("root", vec![Role::Admin])
+}
+
+fn responder() -> Principal {
+    Principal::new("rita", vec![Role::Responder])
+}
+
+async fn register(h: &Harness, name: &str) -> ServiceId {
+    let profile = ServiceProfile {
+        name: name.into(),
+        owner_team: "core".into(),
+        tier: Tier::ONE,
+        description: String::new(),
+        runbook_url: None,
+        dependencies: vec![],
+        slo_target: SloTarget::from_percent(99.9).unwrap(),
+        rto_secs: 3600,
+        rpo_secs: 0,
+        escalation_policy: EscalationPolicy {
+            levels: vec![
+                EscalationLevel {
+                    target: "primary".into(),
+                    ack_timeout_secs: 300,
+                },
+                EscalationLevel {
+                    target: "secondary".into(),
+                    ack_timeout_secs: 300,
+                },
+            ],
+        },
+    };
+    let out = h
+        .app
+        .execute(
+            &admin(),
+            CommandMeta::default(),
+            AppCommand::RegisterService { id: None, profile },
+        )
+        .await
+        .unwrap();
+    ServiceId::from_stream_id(&out.stream_id).unwrap()
+}
+
+async fn alert(h: &Harness, service: ServiceId, firing: bool) -> CommandOutcome {
+    let input = AlertInput {
+        service,
+        dedup_key: "disk-full".into(),
+        source: "test".into(),
+        summary: "disk full".into(),
+        severity_hint: None,
+        labels: vec![],
+        firing,
+        impact: ImpactLevel::Degraded,
+        started_at: None,
+    };
+    h.app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::IngestAlert(input),
+        )
+        .await
+        .unwrap()
+}
+
+async fn incident_command(h: &Harness, id: IncidentId, command: IncidentCommand) -> CommandOutcome {
+    h.app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::Incident { id, command },
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn escalation_engine_pages_the_next_level_once_the_clock_passes_the_deadline() {
+    let h = harness().await;
+    let service = register(&h, "db").await;
+    let declare = DeclareInput {
+        title: "db slow".into(),
+        description: String::new(),
+        severity: None,
+        impacts: vec![ServiceImpact {
+            service,
+            level: ImpactLevel::MajorOutage,
+        }],
+        started_at: None,
+        detected_at: None,
+    };
+    let out = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::DeclareIncident {
+                id: None,
+                input: declare,
+            },
+        )
+        .await
+        .unwrap();
+    let id = IncidentId::from_stream_id(&out.stream_id).unwrap();
+
+    h.clock.advance_millis(299_000);
+    assert_eq!(
+        check_escalations(&h.app).await.unwrap(),
+        0,
+        "deadline not reached"
+    );
+    h.clock.advance_millis(1_000);
+    assert_eq!(check_escalations(&h.app).await.unwrap(), 1);
+    assert_eq!(
+        check_escalations(&h.app).await.unwrap(),
+        0,
+        "no further level"
+    );
+
+    let view = h
+        .app
+        .projections()
+        .read(|m| m.incidents.get(id).cloned())
+        .unwrap();
+    assert_eq!(view.escalation_level, 1);
+    let events = h
+        .store
+        .read_stream(&out.stream_id, 0, Direction::Forward, 10)
+        .await
+        .unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.type_name, "IncidentEscalated");
+    assert_eq!(last.actor, ESCALATION_ACTOR);
+    assert_eq!(last.recorded_at_ms, T0 + 300_000);
+}
+
+#[tokio::test]
+async fn resolving_an_alert_incident_releases_the_group_so_the_next_alert_opens_a_new_one() {
+    let h = harness().await;
+    let service = register(&h, "disk").await;
+    let first = alert(&h, service, true).await;
+    let incident = first.incident.unwrap();
+    let again = alert(&h, service, true).await;
+    assert_eq!(again.incident, Some(incident), "attached while open");
+
+    incident_command(
+        &h,
+        incident,
+        IncidentCommand::Resolve {
+            summary: "cleaned".into(),
+        },
+    )
+    .await;
+    let group = h
+        .app
+        .projections()
+        .read(|m| m.incidents.alert_groups().next().cloned())
+        .unwrap();
+    assert_eq!(group.open_incident, None);
+
+    let next = alert(&h, service, true).await;
+    let second = next.incident.unwrap();
+    assert_ne!(second, incident);
+    let status = h
+        .app
+        .projections()
+        .read(|m| m.incidents.get(second).map(|v| v.status));
+    assert_eq!(status, Some(IncidentStatus::Triggered));
+}
+
+#[tokio::test]
+async fn merging_marks_the_duplicate_and_the_target_and_releases_the_duplicates_group() {
+    let h = harness().await;
+    let service = register(&h, "api").await;
+    let duplicate = alert(&h, service, true).await.incident.unwrap();
+    let declare = DeclareInput {
+        title: "api errors".into(),
+        description: String::new(),
+        severity: None,
+        impacts: vec![ServiceImpact {
+            service,
+            level: ImpactLevel::PartialOutage,
+        }],
+        started_at: None,
+        detected_at: None,
+    };
+    let target = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::DeclareIncident {
+                id: None,
+                input: declare,
+            },
+        )
+        .await
+        .unwrap();
+    let target = IncidentId::from_stream_id(&target.stream_id).unwrap();
+    let out = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::keyed("merge-1"),
+            AppCommand::MergeIncident { duplicate, target },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.incident, Some(target));
+    let (dup, tgt, group) = h.app.projections().read(|m| {
+        (
+            m.incidents.get(duplicate).cloned().unwrap(),
+            m.incidents.get(target).cloned().unwrap(),
+            m.incidents.alert_groups().next().cloned().unwrap(),
+        )
+    });
+    assert_eq!(dup.merged_into, Some(target));
+    assert_eq!(tgt.duplicates, vec![duplicate]);
+    assert_eq!(group.open_incident, None);
+
+    let replay = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::keyed("merge-1"),
+            AppCommand::MergeIncident { duplicate, target },
+        )
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.position, out.position);
+}
