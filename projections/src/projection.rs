@@ -2,7 +2,8 @@
 //! every projection idempotent.
 
 use opsledger_domain::{DomainEvent, Timestamp};
-use opsledger_storage::{codec::decode_payload, CodecError, RecordedEvent};
+use opsledger_storage::codec::{decode_payload, encode_payload};
+use opsledger_storage::{CodecError, RecordedEvent};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::ApplyError;
@@ -51,6 +52,27 @@ pub trait Projection: Default + Serialize + DeserializeOwned + Send + Sync + 'st
 
     /// Folds one event into the state.
     fn apply(&mut self, meta: &EventMeta<'_>, event: &DomainEvent) -> Result<(), ApplyError>;
+
+    /// Encodes the state for a snapshot as a sequence of parts handed to
+    /// `sink` one at a time (several small parts keep snapshotting's memory
+    /// low); the default is the whole state as one part.
+    fn encode_parts(
+        &self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::ProjectionError>,
+    ) -> Result<(), crate::ProjectionError> {
+        sink(&encode_payload(self)?)
+    }
+
+    /// Rebuilds the state from the parts written by [`Projection::encode_parts`].
+    fn decode_parts(parts: &[&[u8]]) -> Result<Self, CodecError> {
+        match parts {
+            [whole] => decode_payload(whole),
+            _ => Err(CodecError::Decode(format!(
+                "expected 1 snapshot part, found {}",
+                parts.len()
+            ))),
+        }
+    }
 }
 
 /// What happened to one recorded event.

@@ -143,14 +143,16 @@ impl Snapshotter {
         models: &SharedModels<P>,
         last_hash: [u8; 32],
     ) -> Result<(), ProjectionError> {
-        let (checkpoint, value) = {
+        let checkpoint = {
+            // Written part by part under the read lock (queries go on; the
+            // runner is the only writer), never the whole encoding at once.
             let guard = read_lock(models);
             if guard.checkpoint == self.saved_at {
                 return Ok(());
             }
-            (guard.checkpoint, SnapshotStore::encode(&*guard, last_hash)?)
+            self.store.save(&*guard, last_hash)?;
+            guard.checkpoint
         };
-        self.store.save_encoded::<P>(value)?;
         self.saved_at = checkpoint;
         self.since_events = 0;
         self.since = Instant::now();

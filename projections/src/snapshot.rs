@@ -2,8 +2,10 @@
 //! (`DATA_DIR/projections`): the state, its checkpoint, and the hash of the
 //! event at the checkpoint (so a snapshot of another log is never used).
 //!
-//! Value layout: `[SNAPSHOT_LAYOUT][P::SNAPSHOT_VERSION]` then
-//! `codec::encode_payload` of the body. Anything that does not match or
+//! Value layout: `[SNAPSHOT_LAYOUT][P::SNAPSHOT_VERSION]` then frames of
+//! `[length u64 big-endian][bytes]`: first `codec::encode_payload` of the
+//! header (checkpoint hash, checkpoint, skipped events), then each part of
+//! [`Projection::encode_parts`] (written to the file one by one). Anything that does not match or
 //! decode is discarded with a warning: snapshots are only a cache.
 //!
 //! The value lives in a file of its own, `values/<P::NAME>.<generation>`,
@@ -18,13 +20,14 @@ use std::path::{Path, PathBuf};
 
 use opsledger_storage::codec::{decode_payload, encode_payload};
 use opsledger_storage::sled_store::remove_half_written_snapshots;
+use opsledger_storage::CodecError;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
 use crate::projection::{Checkpointed, Projection};
 
 /// Version of the snapshot value layout (the two header bytes and the body).
-pub const SNAPSHOT_LAYOUT: u8 = 1;
+pub const SNAPSHOT_LAYOUT: u8 = 2;
 
 /// Cache bound of the snapshot database.
 const SNAPSHOT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -65,16 +68,66 @@ impl Pointer {
     }
 }
 
-#[derive(Serialize)]
-struct BodyRef<'a, P> {
+/// The first frame of a snapshot value.
+#[derive(Serialize, Deserialize)]
+struct Header {
     checkpoint_hash: [u8; 32],
-    state: &'a Checkpointed<P>,
+    checkpoint: Option<u64>,
+    skipped_events: u64,
 }
 
-#[derive(Deserialize)]
-struct Body<P> {
+/// Writes the framed snapshot value of `state` to `out`.
+fn write_snapshot<P: Projection>(
+    state: &Checkpointed<P>,
     checkpoint_hash: [u8; 32],
-    state: Checkpointed<P>,
+    out: &mut dyn Write,
+) -> Result<(), ProjectionError> {
+    out.write_all(&[SNAPSHOT_LAYOUT, P::SNAPSHOT_VERSION])?;
+    let mut frame = |bytes: &[u8]| -> Result<(), ProjectionError> {
+        out.write_all(&(bytes.len() as u64).to_be_bytes())?;
+        out.write_all(bytes)?;
+        Ok(())
+    };
+    frame(&encode_payload(&Header {
+        checkpoint_hash,
+        checkpoint: state.checkpoint,
+        skipped_events: state.skipped_events,
+    })?)?;
+    state.model.encode_parts(&mut frame)
+}
+
+/// Splits a framed body into its frames, `None` if a length runs past the end.
+fn split_frames(mut body: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut frames = Vec::new();
+    while !body.is_empty() {
+        let (len, rest) = body.split_first_chunk::<8>()?;
+        let len = usize::try_from(u64::from_be_bytes(*len)).ok()?;
+        if len > rest.len() {
+            return None;
+        }
+        let (frame, rest) = rest.split_at(len);
+        frames.push(frame);
+        body = rest;
+    }
+    Some(frames)
+}
+
+/// Decodes a framed body into the state and the checkpoint's hash.
+fn decode_body<P: Projection>(body: &[u8]) -> Result<LoadedSnapshot<P>, CodecError> {
+    let frames = split_frames(body)
+        .ok_or_else(|| CodecError::Decode("snapshot frame runs past the end".into()))?;
+    let Some((header, parts)) = frames.split_first() else {
+        return Err(CodecError::Decode("snapshot without a header".into()));
+    };
+    let header: Header = decode_payload(header)?;
+    Ok(LoadedSnapshot {
+        state: Checkpointed {
+            checkpoint: header.checkpoint,
+            skipped_events: header.skipped_events,
+            model: P::decode_parts(parts)?,
+        },
+        checkpoint_hash: header.checkpoint_hash,
+    })
 }
 
 /// A snapshot read back: the state and the hash of the checkpoint's event.
@@ -129,18 +182,19 @@ impl SnapshotStore {
         state: &Checkpointed<P>,
         checkpoint_hash: [u8; 32],
     ) -> Result<Vec<u8>, ProjectionError> {
-        let mut value = encode_payload(&BodyRef {
-            checkpoint_hash,
-            state,
-        })?;
-        // In place: no second copy of a large body.
-        value.splice(0..0, [SNAPSHOT_LAYOUT, P::SNAPSHOT_VERSION]);
+        let mut value = Vec::new();
+        write_snapshot(state, checkpoint_hash, &mut value)?;
         Ok(value)
     }
 
     /// Stores an encoded snapshot of projection `P` and flushes it to disk.
     pub fn save_encoded<P: Projection>(&self, value: Vec<u8>) -> Result<(), ProjectionError> {
-        self.write_value(P::NAME, &value)
+        self.write_value(P::NAME, |out| Ok(out.write_all(&value)?))
+    }
+
+    /// Size in bytes of `P`'s stored snapshot, if there is one.
+    pub fn stored_bytes<P: Projection>(&self) -> Result<Option<u64>, ProjectionError> {
+        Ok(self.pointer(P::NAME)?.map(|p| p.len))
     }
 
     /// The file of generation `generation` of `name`'s value.
@@ -150,21 +204,29 @@ impl SnapshotStore {
             .join(format!("{name}.{generation}"))
     }
 
-    /// Writes `value` to a new generation's file, syncs it, then points
-    /// `name` at it and removes the older files.
-    fn write_value(&self, name: &str, value: &[u8]) -> Result<(), ProjectionError> {
+    /// Writes a value with `write` to a new generation's file, syncs it,
+    /// then points `name` at it and removes the older files.
+    fn write_value(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> Result<(), ProjectionError>,
+    ) -> Result<(), ProjectionError> {
         let generation = self
             .pointer(name)?
             .map_or(0, |p| p.generation.wrapping_add(1));
         std::fs::create_dir_all(self.path.join(VALUES_DIR))?;
         let file_path = self.value_file(name, generation);
-        let mut file = std::fs::File::create(&file_path)?;
-        file.write_all(value)?;
+        let mut out = CountingWriter {
+            inner: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&file_path)?),
+            written: 0,
+        };
+        write(&mut out)?;
+        let file = out.inner.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
         drop(file);
         let pointer = Pointer {
             generation,
-            len: value.len() as u64,
+            len: out.written,
         };
         self.db.insert(name, &pointer.encode()[..])?;
         self.db.flush()?;
@@ -237,7 +299,7 @@ impl SnapshotStore {
         state: &Checkpointed<P>,
         checkpoint_hash: [u8; 32],
     ) -> Result<(), ProjectionError> {
-        self.save_encoded::<P>(Self::encode(state, checkpoint_hash)?)
+        self.write_value(P::NAME, |out| write_snapshot(state, checkpoint_hash, out))
     }
 
     /// The stored snapshot of `P`, or `None` if there is none or it is
@@ -262,11 +324,8 @@ impl SnapshotStore {
             );
             return Ok(None);
         }
-        match decode_payload::<Body<P>>(body) {
-            Ok(b) => Ok(Some(LoadedSnapshot {
-                state: b.state,
-                checkpoint_hash: b.checkpoint_hash,
-            })),
+        match decode_body::<P>(body) {
+            Ok(loaded) => Ok(Some(loaded)),
             Err(e) => {
                 tracing::warn!(projection = P::NAME, error = %e,
                     "snapshot does not decode: rebuilding from zero");
@@ -285,13 +344,31 @@ impl SnapshotStore {
 
     /// Stores a raw snapshot value for `P` (tests use it to plant damage).
     pub fn put_raw<P: Projection>(&self, value: &[u8]) -> Result<(), ProjectionError> {
-        self.write_value(P::NAME, value)
+        self.write_value(P::NAME, |out| Ok(out.write_all(value)?))
     }
 
     /// Flushes everything to disk.
     pub fn flush(&self) -> Result<(), ProjectionError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// A writer that counts the bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -311,10 +388,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::open(dir.path()).unwrap();
         let first: Vec<u8> = (0..100_007u32).map(|i| (i % 251) as u8).collect();
-        store.write_value("m", &first).unwrap();
+        store
+            .write_value("m", |o| Ok(o.write_all(&first)?))
+            .unwrap();
         assert_eq!(store.read_value("m").unwrap(), Some(first));
         let second = vec![9u8; 1001];
-        store.write_value("m", &second).unwrap();
+        store
+            .write_value("m", |o| Ok(o.write_all(&second)?))
+            .unwrap();
         assert_eq!(store.read_value("m").unwrap(), Some(second));
         let files = std::fs::read_dir(dir.path().join(VALUES_DIR))
             .unwrap()
@@ -333,7 +414,9 @@ mod tests {
     fn a_missing_or_truncated_value_file_makes_the_snapshot_unusable() {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::open(dir.path()).unwrap();
-        store.write_value("m", &[1, 2, 3]).unwrap();
+        store
+            .write_value("m", |o| Ok(o.write_all(&[1, 2, 3])?))
+            .unwrap();
         std::fs::write(store.value_file("m", 0), [1, 2]).unwrap();
         assert_eq!(store.read_value("m").unwrap(), None);
         std::fs::remove_file(store.value_file("m", 0)).unwrap();

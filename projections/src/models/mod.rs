@@ -13,6 +13,9 @@ use opsledger_domain::incident::IncidentEvent;
 use opsledger_domain::{ChangeId, DomainEvent, IncidentId};
 use serde::{Deserialize, Serialize};
 
+use opsledger_storage::codec::{decode_payload, encode_payload};
+use opsledger_storage::CodecError;
+
 use crate::error::ApplyError;
 use crate::projection::{EventMeta, Projection};
 
@@ -43,7 +46,38 @@ pub struct ReadModels {
 
 impl Projection for ReadModels {
     const NAME: &'static str = "read_models";
-    const SNAPSHOT_VERSION: u8 = 1;
+    const SNAPSHOT_VERSION: u8 = 2;
+
+    /// One part per read model, so no encoding of the whole state is ever
+    /// in memory at once.
+    fn encode_parts(
+        &self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::ProjectionError>,
+    ) -> Result<(), crate::ProjectionError> {
+        sink(&encode_payload(&self.services)?)?;
+        sink(&encode_payload(&self.incidents)?)?;
+        sink(&encode_payload(&self.changes)?)?;
+        sink(&encode_payload(&self.reviews)?)?;
+        sink(&encode_payload(&self.kpi)?)?;
+        sink(&encode_payload(&self.audit)?)
+    }
+
+    fn decode_parts(parts: &[&[u8]]) -> Result<Self, CodecError> {
+        let [services, incidents, changes, reviews, kpi, audit] = parts else {
+            return Err(CodecError::Decode(format!(
+                "expected 6 snapshot parts, found {}",
+                parts.len()
+            )));
+        };
+        Ok(ReadModels {
+            services: decode_payload(services)?,
+            incidents: decode_payload(incidents)?,
+            changes: decode_payload(changes)?,
+            reviews: decode_payload(reviews)?,
+            kpi: decode_payload(kpi)?,
+            audit: decode_payload(audit)?,
+        })
+    }
 
     fn apply(&mut self, meta: &EventMeta<'_>, event: &DomainEvent) -> Result<(), ApplyError> {
         self.audit.record(meta);
