@@ -249,3 +249,30 @@ impl HistoryQuery {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn as_of_takes_exactly_one_of_position_or_at() {
+        let at = DateTime(Timestamp(5));
+        assert_eq!(as_of_arg(Some(3), None).ok(), Some(AsOf::Position(3)));
+        assert_eq!(as_of_arg(None, Some(at)).ok(), Some(AsOf::Time(5)));
+        for (position, at) in [(None, None), (Some(3), Some(at))] {
+            let err = as_of_arg(position, at).err().map(|e| e.code());
+            assert_eq!(err, Some(ErrorCode::Validation));
+        }
+    }
+
+    #[test]
+    fn empty_audit_args_use_the_plain_log() {
+        assert!(AuditArgs::default().is_empty());
+        let by_actor = AuditArgs {
+            actor: Some("alice".into()),
+            ..AuditArgs::default()
+        };
+        assert!(!by_actor.is_empty());
+    }
+}

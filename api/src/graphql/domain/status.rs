@@ -228,3 +228,48 @@ impl StatusSubscription {
         Ok(status_page_stream(projections(ctx)?.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opsledger_projections::ServiceHealth as Health;
+    use ulid::Ulid;
+
+    fn line(id: ServiceId, name: &str, via: Vec<ServiceId>) -> page::ServiceStatus {
+        page::ServiceStatus {
+            id,
+            name: name.into(),
+            health: Health::Degraded,
+            own_health: Health::Operational,
+            impacted_via: via,
+            incidents: vec![],
+            maintenance: vec![],
+        }
+    }
+
+    #[test]
+    fn upstream_services_are_named_and_an_unlisted_one_falls_back_to_its_id() {
+        let (db, web, gone) = (ServiceId(Ulid(1)), ServiceId(Ulid(2)), ServiceId(Ulid(3)));
+        let page = page::StatusPage {
+            overall: Health::Degraded,
+            services: vec![line(db, "db", vec![]), line(web, "web", vec![db, gone])],
+            active_incidents: vec![],
+            scheduled_maintenance: vec![],
+        };
+        let object = StatusPage::from(&page);
+        assert_eq!(object.overall, ServiceHealth::Degraded);
+        let via: Vec<(String, String)> = object.services[1]
+            .impacted_via
+            .iter()
+            .map(|s| (s.id.to_string(), s.name.clone()))
+            .collect();
+        assert_eq!(
+            via,
+            vec![
+                (db.to_string(), "db".to_string()),
+                (gone.to_string(), gone.to_string())
+            ]
+        );
+        assert_eq!(object.services[1].own_health, ServiceHealth::Operational);
+    }
+}
