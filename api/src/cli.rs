@@ -39,6 +39,18 @@ pub enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Load the demo fixtures (a year of a realistic organisation) into an empty store.
+    Demo(crate::cli_tools::DemoArgs),
+    /// Rebuild the projections from the whole log (server stopped).
+    Rebuild(crate::cli_tools::RebuildArgs),
+    /// Export the log as JSON Lines with hashes (server stopped).
+    Export(crate::cli_tools::ExportArgs),
+    /// Import an exported file into an empty store, verifying every line first.
+    Import(crate::cli_tools::ImportArgs),
+    /// Back up a stopped store's log (consistent as of its last position).
+    Backup(crate::cli_tools::BackupArgs),
+    /// Restore a backup into an empty data directory.
+    Restore(crate::cli_tools::RestoreArgs),
 }
 
 /// Options of `serve`.
@@ -147,6 +159,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Bench(BenchCommand::Storage(args)) => bench_storage(args).await,
+        Command::Demo(args) => crate::cli_tools::run_demo(args).await,
+        Command::Rebuild(args) => crate::cli_tools::run_rebuild(args).await,
+        Command::Export(args) => crate::cli_tools::run_export(args).await,
+        Command::Import(args) => crate::cli_tools::run_import(args).await,
+        Command::Backup(args) => crate::cli_tools::run_backup(args).await,
+        Command::Restore(args) => crate::cli_tools::run_restore(args).await,
         Command::Bench(BenchCommand::Peers(args)) => bench_peers(args).await,
     }
 }
@@ -171,17 +189,13 @@ async fn open_store(data: &Path) -> anyhow::Result<SledEventStore> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let env_tokens = std::env::var(TOKENS_ENV).ok();
-    let tokens = TokenTable::load(args.tokens.as_deref(), env_tokens.as_deref())
+    let mut tokens = TokenTable::load(args.tokens.as_deref(), env_tokens.as_deref())
         .context("fix the token configuration (--tokens FILE or $OPSLEDGER_TOKENS)")?;
     if tokens.is_empty() {
         tracing::warn!("no bearer tokens configured: only public operations will work");
     }
     let store: SharedStore = Arc::new(open_store(&args.data).await?);
     let dev = args.dev || args.demo;
-    if args.demo {
-        // Hook: the application service loads the fixtures into an empty store here.
-        tracing::warn!("--demo: fixture loading is not wired into this build yet");
-    }
     let config = ServerConfig {
         dev,
         limits: Limits::default(),
@@ -194,6 +208,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("cannot start the projections (is another server using this data directory?)")?;
     let handle = runner.handle();
+    if args.demo {
+        crate::cli_tools::demo::serve_demo(&store, &handle, &mut tokens).await?;
+    }
     let app = Arc::new(AppService::new(
         store.clone(),
         handle.clone(),

@@ -12,7 +12,7 @@
 //! - [`server`]: the router, layers, health/readiness/metrics, graceful shutdown.
 //! - [`ws`]: graphql-transport-ws and legacy graphql-ws.
 //! - [`metrics`]: Prometheus metrics.
-//! - [`cli`]: the `opsledger` subcommands.
+//! - [`cli`]: the `opsledger` subcommands; [`cli_tools`]: demo, rebuild, export/import, backup/restore.
 //! - [`bench`]: `opsledger bench peers` (opsledger against PostgreSQL and raw disk limits).
 //!
 //! ## Invariants
@@ -26,6 +26,7 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod cli_tools;
 pub mod error;
 pub mod graphql;
 pub mod limits;

@@ -1,6 +1,6 @@
 //! Copying a log into a fresh store: the shared core of import, backup and restore.
 //!
-//! Records are re-appended in order, one append per original command (consecutive records
+//! Records are re-appended in order, one append at a time per original command (consecutive records
 //! with the same command id), with exact expected versions. The store recomputes every
 //! hash; since positions, envelopes and payloads are identical, so are the hashes, and the
 //! copy is checked against the source's last hash. The copy is built in a temporary
@@ -8,8 +8,6 @@
 //! nothing behind.
 
 use std::path::{Path, PathBuf};
-
-use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::chain::GENESIS_HASH;
 use crate::codec::HASH_LEN;
@@ -22,8 +20,6 @@ use crate::store::EventStore;
 pub const MANIFEST_FILE: &str = "BACKUP";
 /// Sub-directory of a backup (and of a data directory) holding the log.
 pub const LOG_DIR: &str = "log";
-/// Appends kept in flight while copying (the writer group-commits them).
-const IN_FLIGHT: usize = 256;
 /// Records read from a source store per page.
 const PAGE: usize = 8192;
 
@@ -119,7 +115,13 @@ impl StagedLog {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| TransferError::io(&staging, e))?;
         }
-        let store = SledEventStore::open(&staging, StoreConfig::default()).await?;
+        // No fdatasync per append: the whole copy is synced once in `finish`, before the
+        // rename makes it visible.
+        let config = StoreConfig {
+            fsync_data_file: false,
+            ..StoreConfig::default()
+        };
+        let store = SledEventStore::open(&staging, config).await?;
         Ok(StagedLog {
             store,
             staging,
@@ -146,27 +148,20 @@ impl StagedLog {
                 _ => groups.push(vec![record]),
             }
         }
-        let store = &self.store;
-        let results: Vec<(u64, u64, [u8; HASH_LEN], usize)> = stream::iter(groups)
-            .map(|group| async move {
-                let first = group[0].position;
-                let last = group[group.len() - 1].position;
-                let hash = group[group.len() - 1].hash;
-                let n = group.len();
-                let outcome = store.append(request_of(group)).await?;
-                if outcome.first_position != first {
-                    return Err(TransferError::Mismatch {
-                        position: first,
-                        reason: format!("landed at position {}", outcome.first_position),
-                    });
-                }
-                Ok::<_, TransferError>((first, last, hash, n))
-            })
-            .buffered(IN_FLIGHT)
-            .try_collect()
-            .await?;
-        for (_, last, hash, n) in results {
-            self.events += n as u64;
+        // One at a time: positions must come out in the source's order.
+        for group in groups {
+            let first = group[0].position;
+            let last = group[group.len() - 1].position;
+            let hash = group[group.len() - 1].hash;
+            let n = group.len() as u64;
+            let outcome = self.store.append(request_of(group)).await?;
+            if outcome.first_position != first {
+                return Err(TransferError::Mismatch {
+                    position: first,
+                    reason: format!("landed at position {}", outcome.first_position),
+                });
+            }
+            self.events += n;
             self.last = Some((last, hash));
         }
         Ok(())
@@ -190,6 +185,7 @@ impl StagedLog {
         }
         self.store.flush_and_stop().await?;
         drop(self.store);
+        sync_tree(&self.staging)?;
         ensure_empty(&self.target)?;
         if self.target.exists() {
             std::fs::remove_dir(&self.target).map_err(|e| TransferError::io(&self.target, e))?;
@@ -205,6 +201,22 @@ impl StagedLog {
         drop(self.store);
         let _ = std::fs::remove_dir_all(&self.staging);
     }
+}
+
+/// fsync every file under `dir`, then the directories themselves.
+fn sync_tree(dir: &Path) -> Result<(), TransferError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| TransferError::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| TransferError::io(dir, e))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            let file = std::fs::File::open(&path).map_err(|e| TransferError::io(&path, e))?;
+            file.sync_all().map_err(|e| TransferError::io(&path, e))?;
+        }
+    }
+    let handle = std::fs::File::open(dir).map_err(|e| TransferError::io(dir, e))?;
+    handle.sync_all().map_err(|e| TransferError::io(dir, e))
 }
 
 /// The append that re-creates one original command's records.

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use ulid::Ulid;
 
 use crate::backup::{ensure_empty, CopyReport, StagedLog, TransferError};
@@ -19,14 +20,14 @@ use crate::codec::{encode_envelope_body, HASH_LEN};
 use crate::event::RecordedEvent;
 use crate::store::EventStore;
 
-/// Renders a record's payload as JSON (e.g. by decoding the domain event); `None` if it cannot.
-pub type PayloadRenderer<'a> = &'a dyn Fn(&RecordedEvent) -> Option<serde_json::Value>;
+/// Renders a record's payload as JSON text (e.g. by decoding the domain event); `None` if it cannot.
+pub type PayloadRenderer<'a> = &'a dyn Fn(&RecordedEvent) -> Option<String>;
 
 /// Records per import batch (appended with group commit).
 const BATCH: usize = 4096;
 
 /// One exported event (one JSON line).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportLine {
     /// Global position.
     pub position: u64,
@@ -50,8 +51,9 @@ pub struct ExportLine {
     pub correlation_id: String,
     /// Causation id (ULID text), if any.
     pub causation_id: Option<String>,
-    /// The payload as JSON, for reading (null if it could not be rendered).
-    pub payload: serde_json::Value,
+    /// The payload as JSON, for reading (null if it could not be rendered); kept as the exact
+    /// text the renderer produced, so import can compare it byte for byte.
+    pub payload: Box<RawValue>,
     /// The payload bytes in hex: what import writes back.
     pub payload_hex: String,
     /// Previous record's hash (hex).
@@ -85,6 +87,14 @@ fn hash_of(text: &str) -> Option<[u8; HASH_LEN]> {
     unhex(text)?.try_into().ok()
 }
 
+/// The rendered payload as raw JSON (`null` if it could not be rendered or is not JSON).
+fn raw_payload(event: &RecordedEvent, render: PayloadRenderer<'_>) -> Box<RawValue> {
+    let null = || RawValue::from_string("null".into()).expect("null is JSON");
+    render(event)
+        .and_then(|text| RawValue::from_string(text).ok())
+        .unwrap_or_else(null)
+}
+
 impl ExportLine {
     /// The line for `event`, with its payload rendered by `render`.
     pub fn of(event: &RecordedEvent, render: PayloadRenderer<'_>) -> Self {
@@ -100,7 +110,7 @@ impl ExportLine {
             command_id: event.command_id.clone(),
             correlation_id: event.correlation_id.to_string(),
             causation_id: event.causation_id.map(|u| u.to_string()),
-            payload: render(event).unwrap_or(serde_json::Value::Null),
+            payload: raw_payload(event, render),
             payload_hex: hex(&event.payload),
             prev_hash: hex(&event.prev_hash),
             hash: hex(&event.hash),
@@ -214,7 +224,7 @@ fn checked_records<'a>(
             ));
         }
         if let Some(rendered) = render(&record) {
-            if rendered != parsed.payload {
+            if rendered != parsed.payload.get() {
                 return Err(bad(
                     position,
                     "payload JSON does not match payload_hex (tampered)".into(),
