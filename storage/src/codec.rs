@@ -28,8 +28,17 @@ pub const PAYLOAD_FORMAT_V1: u8 = 1;
 /// Length of one chain hash.
 pub const HASH_LEN: usize = 32;
 
+/// Most bytes one decoded value may claim (strings, buffers, collections): a garbage
+/// length prefix is a [`CodecError::Decode`] instead of a huge allocation that aborts.
+pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
+}
+
+/// [`config`] with the decode limit (same wire format: the limit only bounds claims).
+fn decode_config() -> impl bincode::config::Config {
+    config().with_limit::<MAX_DECODED_BYTES>()
 }
 
 /// Byte buffers as length + raw bytes (the same wire bytes as a `Vec<u8>`,
@@ -138,7 +147,7 @@ fn encode_versioned<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, Cod
 }
 
 fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, config())
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, decode_config())
         .map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - used));
