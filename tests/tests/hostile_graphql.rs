@@ -1,0 +1,214 @@
+//! Hostile GraphQL against a real server: deep nesting, alias and batch
+//! amplification, huge strings, invalid enums, oversized bodies and a flood of
+//! subscriptions on one connection. Each gets a coded error (or a closed
+//! connection), the server stays up (a normal query works afterwards) and its
+//! memory stays bounded (the server runs in this process: VmRSS is checked
+//! with a generous bound).
+
+use opsledger_storage::EventStore;
+use opsledger_tests::{error_code, spawn_app, TestApp, ADMIN_TOKEN, RESPONDER_TOKEN, VIEWER_TOKEN};
+use serde_json::{json, Value};
+
+/// How much the process may grow across one hostile request (generous: no flakes).
+const RSS_BOUND_KIB: u64 = 512 * 1024;
+
+/// Resident set size of this process (the server runs in it), KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+/// The server still answers a normal query and the process did not balloon.
+async fn assert_still_healthy(app: &TestApp, rss_before: u64) {
+    let (status, body) = app
+        .graphql(Some(VIEWER_TOKEN), "{ logHead }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    let grown = rss_kib().saturating_sub(rss_before);
+    assert!(grown < RSS_BOUND_KIB, "RSS grew by {grown} KiB");
+}
+
+/// POSTs a raw body; returns the status and the JSON body (Null if not JSON).
+async fn post_raw(app: &TestApp, body: String) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /graphql");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn register_service(app: &TestApp) -> String {
+    let (_, body) = app
+        .graphql(
+            Some(ADMIN_TOKEN),
+            "mutation($input: ServiceInput!) { registerService(input: $input) { id } }",
+            json!({"input": {"name": "edge", "ownerTeam": "core", "tier": 1,
+                "sloTargetPercent": 99.9,
+                "escalationPolicy": [{"target": "core", "ackTimeoutSecs": 300}]}}),
+        )
+        .await;
+    body["data"]["registerService"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("register: {body}"))
+        .to_owned()
+}
+
+const DECLARE: &str =
+    "mutation($input: DeclareIncidentInput!) { declareIncident(input: $input) { id } }";
+
+#[tokio::test]
+async fn ten_thousand_nested_selections_are_refused_with_a_code() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let depth = 10_000;
+    let query = format!("{{{}{}}}", "logHead { ".repeat(depth), "} ".repeat(depth));
+    let (status, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
+    assert!(status == 200 || status == 400, "status {status}");
+    let code = error_code(&body);
+    assert!(matches!(code, Some("LIMIT" | "VALIDATION")), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn deeply_nested_list_literal_is_refused_with_a_code() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let depth = 50_000;
+    let literal = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let query = format!("{{ events(first: {literal}) {{ totalCount }} }}");
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
+    let code = error_code(&body);
+    assert!(matches!(code, Some("LIMIT" | "VALIDATION")), "{body}");
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn five_thousand_aliases_are_refused_with_limit() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let fields: String = (0..5000)
+        .map(|i| format!("a{i}: verifyLog {{ eventsVerified }} "))
+        .collect();
+    let (status, body) = app
+        .graphql(Some(VIEWER_TOKEN), &format!("{{ {fields} }}"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn batch_of_a_thousand_operations_is_refused_with_limit() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let batch: Vec<Value> = (0..1000).map(|_| json!({"query": "{ logHead }"})).collect();
+    let (status, body) = post_raw(&app, Value::Array(batch).to_string()).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn title_of_512_kib_is_refused_and_not_stored() {
+    let app = spawn_app().await;
+    let service = register_service(&app).await;
+    let head_before = app.store.head_position();
+    let rss = rss_kib();
+    let title = "x".repeat(512 * 1024);
+    let (_, body) = app
+        .graphql(
+            Some(RESPONDER_TOKEN),
+            DECLARE,
+            json!({"input": {"title": title, "severity": "SEV2",
+                "impacts": [{"service": service, "level": "DEGRADED"}]}}),
+        )
+        .await;
+    // The domain refuses a too long title as RULE_VIOLATION (TitleTooLong); the
+    // issue asks for VALIDATION or LIMIT: any of the three is a coded refusal.
+    let code = error_code(&body);
+    assert!(
+        matches!(code, Some("VALIDATION" | "LIMIT" | "RULE_VIOLATION")),
+        "{code:?}"
+    );
+    assert_eq!(app.store.head_position(), head_before, "nothing appended");
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn invalid_enum_value_is_a_validation_error() {
+    let app = spawn_app().await;
+    let service = register_service(&app).await;
+    let head_before = app.store.head_position();
+    let (status, body) = app
+        .graphql(
+            Some(RESPONDER_TOKEN),
+            DECLARE,
+            json!({"input": {"title": "t", "severity": "SEV99",
+                "impacts": [{"service": service, "level": "MELTED"}]}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+    assert_eq!(app.store.head_position(), head_before, "nothing appended");
+    let inline =
+        "mutation { declareIncident(input: {title: \"t\", severity: SEV99, impacts: []}) { id } }";
+    let (_, body) = app.graphql(Some(RESPONDER_TOKEN), inline, json!({})).await;
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+}
+
+#[tokio::test]
+async fn ten_megabyte_body_is_refused_with_413_limit() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let padding = "y".repeat(10 * 1024 * 1024);
+    let body = json!({"query": "{ logHead }", "variables": {"pad": padding}}).to_string();
+    let (status, _body) = post_raw(&app, body).await;
+    // Refused by the body-limit layer before the handler (no coded JSON body then).
+    assert_eq!(status, 413);
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn thousands_of_subscriptions_on_one_connection_get_limit_errors() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let mut ws = app.ws_ready(Some(VIEWER_TOKEN)).await;
+    let query = "subscription { statusPage { overall } }";
+    // The first 20 are accepted (each sends its page); every later one is refused with LIMIT.
+    for i in 0..2000 {
+        ws.subscribe(&format!("s{i}"), query, json!({})).await;
+        let message = ws.next_json().await;
+        if i < 20 {
+            assert_eq!(message["type"], "next", "{message}");
+        } else {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(message["id"], format!("s{i}"));
+            assert_eq!(message["payload"][0]["extensions"]["code"], "LIMIT");
+        }
+    }
+    assert_still_healthy(&app, rss).await;
+    // A fresh connection is still served.
+    let mut fresh = app.ws_ready(Some(VIEWER_TOKEN)).await;
+    fresh
+        .subscribe("one", "subscription { statusPage { overall } }", json!({}))
+        .await;
+    let first = fresh.next_json().await;
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(
+        first["payload"]["data"]["statusPage"]["overall"],
+        "OPERATIONAL"
+    );
+}
