@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,11 +44,8 @@ impl Syncer {
     pub(crate) fn run(self, rx: Receiver<AppliedGroup>) {
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
-            loop {
-                match rx.try_recv() {
-                    Ok(group) => batch.push(group),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            while let Ok(group) = rx.try_recv() {
+                batch.push(group);
             }
             self.commit(batch);
         }
