@@ -100,6 +100,22 @@ pub enum BenchCommand {
     Storage(BenchStorageArgs),
     /// opsledger against PostgreSQL and the raw disk limits (needs `apt-get install postgresql`).
     Peers(BenchPeersArgs),
+    /// End-to-end load on an in-process server: mutations/s, latency, subscription fan-out.
+    Api(BenchApiArgs),
+}
+
+/// Options of `bench api`.
+#[derive(Args, Debug)]
+pub struct BenchApiArgs {
+    /// WebSocket subscribers per fan-out (statusPage, then events).
+    #[arg(long, default_value_t = 5000)]
+    pub subscribers: usize,
+    /// Ops (declare + acknowledge + resolve) per concurrency level at most.
+    #[arg(long, default_value_t = 2000)]
+    pub ops: usize,
+    /// Print the report as JSON (`{"api": {...}}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bench peers`.
@@ -166,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => crate::cli_tools::run_backup(args).await,
         Command::Restore(args) => crate::cli_tools::run_restore(args).await,
         Command::Bench(BenchCommand::Peers(args)) => bench_peers(args).await,
+        Command::Bench(BenchCommand::Api(args)) => bench_api(args).await,
     }
 }
 
@@ -313,6 +330,23 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
     let report = run_storage_bench(options)
         .await
         .context("the storage benchmark failed (it needs free space in the temp directory)")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_api(args: BenchApiArgs) -> anyhow::Result<ExitCode> {
+    let options = crate::bench::api::ApiBenchOptions {
+        subscribers: args.subscribers,
+        ops_per_level: args.ops,
+        ..Default::default()
+    };
+    let report = crate::bench::api::run_api_bench(options)
+        .await
+        .context("the api benchmark failed")?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
