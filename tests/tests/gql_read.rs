@@ -195,11 +195,20 @@ async fn incidents_connection_pages_with_first_and_after_newest_first() {
     assert_eq!(page1["pageInfo"]["hasPreviousPage"], false);
     let end = page1["pageInfo"]["endCursor"].clone();
 
-    let page2 = viewer(&app, INCIDENTS, json!({"first": 2, "after": end})).await;
+    let page2 = viewer(&app, INCIDENTS, json!({"first": 2, "after": end.clone()})).await;
     let page2 = &page2["incidents"];
     assert_eq!(ids(page2), vec![a.to_string()]);
     assert_eq!(page2["pageInfo"]["hasNextPage"], false);
     assert_eq!(page2["pageInfo"]["hasPreviousPage"], true);
+
+    let q = "query($before: String) { incidents(last: 1, before: $before) { \
+         edges { node { id } } pageInfo { hasNextPage hasPreviousPage } } }";
+    let tail = viewer(&app, q, json!({"before": end})).await;
+    assert_eq!(ids(&tail["incidents"]), vec![c.to_string()]);
+    assert_eq!(
+        tail["incidents"]["pageInfo"],
+        json!({"hasNextPage": true, "hasPreviousPage": false})
+    );
     app.shutdown().await;
 }
 

@@ -3,7 +3,7 @@
 //! items, each list a Relay connection with a filter. Every field needs at
 //! least the viewer role.
 
-use super::connection::{list_error, page_request, to_connection, CursorConnection};
+use super::connection::{to_connection, CursorConnection, PageArgs};
 use super::types::{
     not_found, now, parse_id, projections, ActionItem, AlertGroup, Change, ChangeCategory,
     ChangeStatus, ChangeType, Freeze, Incident, IncidentStatus, Review, ReviewStatus, RiskLevel,
@@ -180,7 +180,8 @@ pub fn window(field: &str, from: DateTime, to: DateTime) -> Result<TimeWindow, A
     }
 }
 
-/// Read queries over the read models.
+/// Read queries over the read models. Lists are Relay connections: `first`/`after`
+/// or `last`/`before`, page sizes clamped to 1..=100 (default 20).
 #[derive(Default)]
 pub struct ReadQuery;
 
@@ -193,13 +194,19 @@ impl ReadQuery {
         filter: Option<ServiceFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Service>> {
         require_role(ctx, Role::Viewer)?;
         let filter = filter.unwrap_or_default().to_filter()?;
-        let request = page_request(first, after);
-        let page = projections(ctx)?
-            .read(|m| m.services.list(&filter, &request))
-            .map_err(list_error)?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page =
+            projections(ctx)?.read(|m| args.fetch(|request| m.services.list(&filter, request)))?;
         Ok(to_connection(page, Service))
     }
 
@@ -217,13 +224,19 @@ impl ReadQuery {
         filter: Option<IncidentFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Incident>> {
         require_role(ctx, Role::Viewer)?;
         let filter = filter.unwrap_or_default().to_filter()?;
-        let request = page_request(first, after);
-        let page = projections(ctx)?
-            .read(|m| m.incidents.list(&filter, &request))
-            .map_err(list_error)?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page =
+            projections(ctx)?.read(|m| args.fetch(|request| m.incidents.list(&filter, request)))?;
         Ok(to_connection(page, Incident))
     }
 
@@ -247,13 +260,19 @@ impl ReadQuery {
         filter: Option<ChangeFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Change>> {
         require_role(ctx, Role::Viewer)?;
         let filter = filter.unwrap_or_default().to_filter()?;
-        let request = page_request(first, after);
-        let page = projections(ctx)?
-            .read(|m| m.changes.list(&filter, &request))
-            .map_err(list_error)?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page =
+            projections(ctx)?.read(|m| args.fetch(|request| m.changes.list(&filter, request)))?;
         Ok(to_connection(page, Change))
     }
 
@@ -315,6 +334,8 @@ impl ReadQuery {
         filter: Option<ReviewFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Review>> {
         require_role(ctx, Role::Viewer)?;
         let input = filter.unwrap_or_default();
@@ -322,10 +343,14 @@ impl ReadQuery {
             status: input.status.map(Into::into),
             incident: optional_id("filter.incidentId", &input.incident_id)?,
         };
-        let request = page_request(first, after);
-        let page = projections(ctx)?
-            .read(|m| m.reviews.list(&filter, &request))
-            .map_err(list_error)?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page =
+            projections(ctx)?.read(|m| args.fetch(|request| m.reviews.list(&filter, request)))?;
         Ok(to_connection(page, Review))
     }
 
@@ -343,6 +368,8 @@ impl ReadQuery {
         filter: Option<ActionItemFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<ActionItem>> {
         require_role(ctx, Role::Viewer)?;
         let input = filter.unwrap_or_default();
@@ -352,10 +379,14 @@ impl ReadQuery {
             overdue_at: input.overdue.then(now),
             review: optional_id("filter.reviewId", &input.review_id)?,
         };
-        let request = page_request(first, after);
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         let page = projections(ctx)?
-            .read(|m| m.reviews.list_action_items(&filter, &request))
-            .map_err(list_error)?;
+            .read(|m| args.fetch(|request| m.reviews.list_action_items(&filter, request)))?;
         Ok(to_connection(page, ActionItem))
     }
 }
