@@ -85,7 +85,7 @@ impl DemoReport {
 fn refusal_kind(err: &AppError) -> String {
     let debug = format!("{err:?}");
     debug
-        .split(|c: char| c == '{' || c == ' ')
+        .split(['{', ' '])
         .next()
         .unwrap_or("")
         .replace(['(', ')'], " ")
@@ -198,6 +198,10 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot open the event log at {}", dir.display()))?,
     );
     if let Some(head) = store.head_position() {
+        store
+            .flush_and_stop()
+            .await
+            .context("cannot close the event log")?;
         anyhow::bail!(
             "the store at {} already holds {} events: demo loads into an empty data directory",
             dir.display(),

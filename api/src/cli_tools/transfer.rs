@@ -122,8 +122,6 @@ pub async fn run_rebuild(args: RebuildArgs) -> anyhow::Result<ExitCode> {
 
 /// `opsledger export`: JSON Lines of every event from `--from`.
 pub async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = open_existing(&args.data).await?;
-    let total = store.head_position().map_or(0, |h| h + 1);
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             std::fs::File::create(path)
@@ -131,6 +129,8 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
+    let store = open_existing(&args.data).await?;
+    let total = store.head_position().map_or(0, |h| h + 1);
     let bar = progress::bar(total.saturating_sub(args.from), "export");
     let result = export(
         &store,
