@@ -287,3 +287,43 @@ async fn merging_marks_the_duplicate_and_the_target_and_releases_the_duplicates_
     assert!(replay.replayed);
     assert_eq!(replay.position, out.position);
 }
+
+#[tokio::test]
+async fn concurrent_calls_with_one_idempotency_key_write_once_and_agree() {
+    let h = harness().await;
+    let service = register(&h, "queue").await;
+    let declare = || AppCommand::DeclareIncident {
+        id: None,
+        input: DeclareInput {
+            title: "queue stuck".into(),
+            description: String::new(),
+            severity: None,
+            impacts: vec![ServiceImpact {
+                service,
+                level: ImpactLevel::Degraded,
+            }],
+            started_at: None,
+            detected_at: None,
+        },
+    };
+    let who = responder();
+    let calls = (0..8).map(|_| {
+        h.app
+            .execute(&who, CommandMeta::keyed("same-key"), declare())
+    });
+    let outcomes: Vec<CommandOutcome> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let first = &outcomes[0];
+    for other in &outcomes {
+        assert_eq!(
+            (&other.stream_id, other.position),
+            (&first.stream_id, first.position)
+        );
+    }
+    assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1);
+    let incidents = h.app.projections().read(|m| m.incidents.all().count());
+    assert_eq!(incidents, 1);
+}

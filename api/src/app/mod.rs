@@ -123,7 +123,17 @@ impl AppService {
         if let Some(previous) = self.store.command_outcome(&key).await? {
             return self.replayed(&key, previous).await;
         }
-        let outcome = execute::run(self, who, &meta, &key, command).await?;
+        let outcome = match execute::run(self, who, &meta, &key, command).await {
+            Ok(outcome) => outcome,
+            // A concurrent call with the same key won: answer with its outcome.
+            Err(AppError::IdempotencyConflict { key: used }) if used == key => {
+                match self.store.command_outcome(&key).await? {
+                    Some(previous) => return self.replayed(&key, previous).await,
+                    None => return Err(AppError::IdempotencyConflict { key: used }),
+                }
+            }
+            Err(other) => return Err(other),
+        };
         self.wait_for(outcome.position).await?;
         Ok(outcome)
     }
