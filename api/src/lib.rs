@@ -5,6 +5,8 @@
 //! protective limits, the one error-to-wire table, metrics and health.
 //!
 //! ## Layout
+//! - [`app`]: the application service (load, facts from the read models, decide, append,
+//!   read-your-writes) and the escalation engine.
 //! - [`error`]: [`ApiError`] and its stable `extensions.code`s.
 //! - [`auth`]: tokens, [`auth::Principal`], [`auth::require_role`].
 //! - [`limits`]: every protective limit and the page-size clamp.
