@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 
 use opsledger_domain::Timestamp;
+use opsledger_storage::codec::{decode_payload, encode_payload};
+use opsledger_storage::CodecError;
 use serde::{Deserialize, Serialize};
 
 use crate::pagination::{paginate, Page, PageRequest};
@@ -104,6 +106,33 @@ pub struct AuditFilter {
     pub to: Option<Timestamp>,
 }
 
+/// Records per snapshot part (so no encoding of every record is in memory at once).
+const RECORDS_PER_PART: usize = 128 * 1024;
+
+/// The audit indexes without their records (the first snapshot part).
+#[derive(Serialize)]
+struct IndexesRef<'a> {
+    streams: &'a Interner,
+    actors: &'a Interner,
+    types: &'a Interner,
+    by_stream: &'a Vec<Vec<u32>>,
+    by_actor: &'a Vec<Vec<u32>>,
+    by_type: &'a Vec<Vec<u32>>,
+    time_monotonic: bool,
+}
+
+/// [`IndexesRef`] read back.
+#[derive(Deserialize)]
+struct Indexes {
+    streams: Interner,
+    actors: Interner,
+    types: Interner,
+    by_stream: Vec<Vec<u32>>,
+    by_actor: Vec<Vec<u32>>,
+    by_type: Vec<Vec<u32>>,
+    time_monotonic: bool,
+}
+
 /// The audit indexes over every event.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditIndex {
@@ -141,6 +170,49 @@ fn push_to(index: &mut Vec<Vec<u32>>, key: u32, record: u32) {
 }
 
 impl AuditIndex {
+    /// Encodes the index as snapshot parts: the indexes, then the records in
+    /// slices of [`RECORDS_PER_PART`].
+    pub(crate) fn encode_parts(
+        &self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), ProjectionError>,
+    ) -> Result<(), ProjectionError> {
+        sink(&encode_payload(&IndexesRef {
+            streams: &self.streams,
+            actors: &self.actors,
+            types: &self.types,
+            by_stream: &self.by_stream,
+            by_actor: &self.by_actor,
+            by_type: &self.by_type,
+            time_monotonic: self.time_monotonic,
+        })?)?;
+        for slice in self.records.chunks(RECORDS_PER_PART) {
+            sink(&encode_payload(&slice)?)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the index from the parts written by [`AuditIndex::encode_parts`].
+    pub(crate) fn decode_parts(parts: &[&[u8]]) -> Result<Self, CodecError> {
+        let Some((indexes, record_parts)) = parts.split_first() else {
+            return Err(CodecError::Decode("audit snapshot without indexes".into()));
+        };
+        let i: Indexes = decode_payload(indexes)?;
+        let mut records = Vec::new();
+        for part in record_parts {
+            records.extend(decode_payload::<Vec<Record>>(part)?);
+        }
+        Ok(AuditIndex {
+            records,
+            streams: i.streams,
+            actors: i.actors,
+            types: i.types,
+            by_stream: i.by_stream,
+            by_actor: i.by_actor,
+            by_type: i.by_type,
+            time_monotonic: i.time_monotonic,
+        })
+    }
+
     /// Records one event's envelope.
     pub fn record(&mut self, meta: &EventMeta<'_>) {
         let idx = self.records.len() as u32;

@@ -46,10 +46,10 @@ pub struct ReadModels {
 
 impl Projection for ReadModels {
     const NAME: &'static str = "read_models";
-    const SNAPSHOT_VERSION: u8 = 2;
+    const SNAPSHOT_VERSION: u8 = 3;
 
-    /// One part per read model, so no encoding of the whole state is ever
-    /// in memory at once.
+    /// One part per read model (the audit index in several), so no encoding
+    /// of the whole state is ever in memory at once.
     fn encode_parts(
         &self,
         sink: &mut dyn FnMut(&[u8]) -> Result<(), crate::ProjectionError>,
@@ -59,13 +59,13 @@ impl Projection for ReadModels {
         sink(&encode_payload(&self.changes)?)?;
         sink(&encode_payload(&self.reviews)?)?;
         sink(&encode_payload(&self.kpi)?)?;
-        sink(&encode_payload(&self.audit)?)
+        self.audit.encode_parts(sink)
     }
 
     fn decode_parts(parts: &[&[u8]]) -> Result<Self, CodecError> {
-        let [services, incidents, changes, reviews, kpi, audit] = parts else {
+        let [services, incidents, changes, reviews, kpi, audit @ ..] = parts else {
             return Err(CodecError::Decode(format!(
-                "expected 6 snapshot parts, found {}",
+                "expected at least 6 snapshot parts, found {}",
                 parts.len()
             )));
         };
@@ -75,7 +75,7 @@ impl Projection for ReadModels {
             changes: decode_payload(changes)?,
             reviews: decode_payload(reviews)?,
             kpi: decode_payload(kpi)?,
-            audit: decode_payload(audit)?,
+            audit: AuditIndex::decode_parts(audit)?,
         })
     }
 
