@@ -252,7 +252,7 @@ pub async fn copy_log(
     source: &dyn EventStore,
     upto: Option<u64>,
     target: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<CopyReport, TransferError> {
     let Some(end) = upto.or_else(|| source.head_position()) else {
         return StagedLog::create(target).await?.finish().await;
@@ -272,7 +272,7 @@ async fn copy_pages(
     source: &dyn EventStore,
     end: u64,
     staged: &mut StagedLog,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<(), TransferError> {
     let mut next = 0u64;
     while next <= end {
@@ -297,7 +297,7 @@ async fn copy_pages(
 pub async fn backup_offline(
     data_log: &Path,
     out: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<CopyReport, TransferError> {
     ensure_empty(out)?;
     let source = SledEventStore::open(data_log, StoreConfig::default()).await?;
@@ -310,7 +310,7 @@ pub async fn backup_offline(
 pub async fn backup_from(
     source: &dyn EventStore,
     out: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<CopyReport, TransferError> {
     ensure_empty(out)?;
     std::fs::create_dir_all(out).map_err(|e| TransferError::io(out, e))?;
@@ -333,7 +333,7 @@ pub async fn backup_from(
 pub async fn restore(
     from: &Path,
     data_log: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<CopyReport, TransferError> {
     ensure_empty(data_log)?;
     let backup_log = from.join(LOG_DIR);

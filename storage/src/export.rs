@@ -152,7 +152,7 @@ pub async fn export(
     from: u64,
     out: &mut dyn Write,
     render: PayloadRenderer<'_>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<u64, TransferError> {
     let Some(head) = store.head_position() else {
         return Ok(0);
@@ -253,7 +253,7 @@ pub async fn import_file(
     file: &Path,
     target: &Path,
     render: PayloadRenderer<'_>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<CopyReport, TransferError> {
     ensure_empty(target)?;
     let total = validate_file(file, render)?;
@@ -273,7 +273,7 @@ async fn import_records(
     render: PayloadRenderer<'_>,
     staged: &mut StagedLog,
     total: u64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<(), TransferError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut done = 0u64;

@@ -7,6 +7,7 @@
 
 pub mod demo;
 pub mod fixture_commands;
+pub mod online_backup;
 mod progress;
 pub mod transfer;
 

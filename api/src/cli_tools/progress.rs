@@ -15,7 +15,7 @@ pub(crate) fn bar(total: u64, what: &str) -> ProgressBar {
 }
 
 /// A `(done, total)` callback driving `bar`.
-pub(crate) fn callback(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
+pub(crate) fn callback(bar: &ProgressBar) -> impl FnMut(u64, u64) + Send + '_ {
     move |done, total| {
         bar.set_length(total);
         bar.set_position(done);

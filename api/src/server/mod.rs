@@ -143,6 +143,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/webhooks/alertmanager", post(webhook::alertmanager))
+        .route(
+            "/admin/backup",
+            post(crate::cli_tools::online_backup::admin_backup),
+        )
         .route("/status", get(status_page::status_page));
     if state.config().dev {
         router = router.route("/graphiql", get(graphql_http::graphiql));
