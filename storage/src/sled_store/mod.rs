@@ -8,7 +8,6 @@
 mod dir;
 mod stats;
 mod subscription;
-mod syncer;
 mod writer;
 
 use std::fs::File;

@@ -1,34 +1,29 @@
-//! The single writer: a dedicated thread that group-commits appends, in a two-stage pipeline.
+//! The single writer: a dedicated thread that group-commits appends.
 //!
 //! It takes one queued append, drains whatever else is queued (up to a limit),
 //! checks idempotency and expected versions against sled and its cache of stream
-//! heads, assigns positions, extends the hash chain and writes the whole group with
-//! one atomic `apply_batch`. It then hands the group to the syncer thread (see
-//! `syncer`), which flushes sled and fdatasyncs sled's data file (sled's flush uses
-//! `sync_file_range`, which is no power-loss barrier: sled issue 1452) and only then
-//! answers every caller and publishes the group, while this thread already stages
-//! the next group. Groups are committed and answered in order.
-//! A failed write, flush or fdatasync is never acknowledged: writes stop and every
-//! later append gets [`StoreError::WritesStopped`] with the reason.
-//! Running on their own threads, the blocking sled calls never block the runtime.
+//! heads, assigns positions, extends the hash chain, writes the whole group with
+//! one atomic `apply_batch`, flushes sled once, fdatasyncs sled's data file once
+//! (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
+//! issue 1452), and only then answers every caller and publishes the group.
+//! A failed write, flush or fdatasync is never acknowledged: the writer stops
+//! and every later append gets [`StoreError::WritesStopped`] with the reason.
+//! Running on its own thread, its blocking sled calls never block the runtime.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::syncer::{reject_all, AppliedGroup, Syncer};
 use super::Shared;
 use crate::chain::chain_hash;
 use crate::codec::{self, CommandRecord, HASH_LEN};
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
-
-/// Applied groups that may wait for the syncer before the writer itself waits.
-const PIPELINE_GROUPS: usize = 8;
 
 /// Most appends committed in one group.
 const MAX_GROUP_APPENDS: usize = 2048;
@@ -47,8 +42,9 @@ pub(crate) enum WriterMsg {
 /// The writer's own state: the log's tail and a cache of stream heads.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    /// The durability stage, until `run` starts it on its own thread.
-    syncer: Option<Syncer>,
+    events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
+    data_file: File,
+    fsync_data_file: bool,
     next_position: u64,
     last_hash: [u8; HASH_LEN],
     /// Last version of every stream looked up so far (`None`: stream has no events).
@@ -75,13 +71,10 @@ impl Writer {
     ) -> Self {
         let (next_position, last_hash) = tail;
         Writer {
-            syncer: Some(Syncer {
-                shared: shared.clone(),
-                events_tx,
-                data_file,
-                fsync_data_file,
-            }),
             shared,
+            events_tx,
+            data_file,
+            fsync_data_file,
             next_position,
             last_hash,
             heads: HashMap::new(),
@@ -90,29 +83,7 @@ impl Writer {
 
     /// Run until stopped, the store is dropped, or a write fails.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
-        let (applied_tx, applied_rx) = std::sync::mpsc::sync_channel(PIPELINE_GROUPS);
-        let syncer = self.syncer.take().map(|syncer| {
-            std::thread::Builder::new()
-                .name("opsledger-syncer".into())
-                .spawn(move || syncer.run(applied_rx))
-        });
-        let stop_reply = match syncer {
-            Some(Ok(handle)) => {
-                let stop_reply = self.serve(&mut rx, &applied_tx);
-                drop(applied_tx);
-                // Every applied group is committed (or rejected) once the syncer ends.
-                if handle.join().is_err() {
-                    self.shared.set_stopped("the syncer thread panicked");
-                }
-                stop_reply
-            }
-            Some(Err(e)) => {
-                self.shared
-                    .set_stopped(&format!("cannot start the syncer thread: {e}"));
-                None
-            }
-            None => None,
-        };
+        let stop_reply = self.serve(&mut rx);
         let result = if let Some(reason) = self.shared.stop_reason() {
             rx.close();
             while let Ok(msg) = rx.try_recv() {
@@ -133,7 +104,6 @@ impl Writer {
     fn serve(
         &mut self,
         rx: &mut mpsc::Receiver<WriterMsg>,
-        applied_tx: &SyncSender<AppliedGroup>,
     ) -> Option<oneshot::Sender<Result<(), StoreError>>> {
         while let Some(first) = rx.blocking_recv() {
             let mut group = Group::default();
@@ -154,7 +124,7 @@ impl Writer {
                     msg = rx.try_recv().ok();
                 }
             }
-            if !self.apply(group, applied_tx) {
+            if !self.commit(group) {
                 return stop;
             }
             if stop.is_some() {
@@ -288,35 +258,65 @@ impl Writer {
         Ok(head)
     }
 
-    /// Apply the group to sled and hand it to the syncer. False if writes stopped.
-    fn apply(&mut self, group: Group, applied_tx: &SyncSender<AppliedGroup>) -> bool {
-        let applied = AppliedGroup {
-            next_position: self.next_position,
-            events: group.events,
-            replies: group.replies,
-        };
-        if let Some(reason) = self.shared.stop_reason() {
-            reject_all(vec![applied], &reason);
-            return false;
-        }
-        if !applied.events.is_empty() {
-            if let Err(e) = self.shared.tree.apply_batch(group.batch) {
-                let reason = format!("sled apply_batch failed: {e}");
+    /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
+    fn commit(&mut self, group: Group) -> bool {
+        let Group {
+            batch,
+            events,
+            replies,
+            ..
+        } = group;
+        if !events.is_empty() {
+            if let Err(reason) = self.write_durably(batch) {
                 tracing::error!(%reason, "event store write failed; it stops taking writes");
                 self.shared.set_stopped(&reason);
-                reject_all(vec![applied], &reason);
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(StoreError::WritesStopped {
+                        reason: reason.clone(),
+                    }));
+                }
                 return false;
             }
+            self.shared
+                .committed
+                .store(self.next_position, Ordering::Release);
         }
-        match applied_tx.send(applied) {
-            Ok(()) => true,
-            Err(std::sync::mpsc::SendError(applied)) => {
-                let reason = "the syncer thread ended";
-                self.shared.set_stopped(reason);
-                reject_all(vec![applied], reason);
-                false
-            }
+        self.shared
+            .stats
+            .record_group(replies.len() as u64, events.len() as u64);
+        for (reply, result) in replies {
+            let _ = reply.send(result);
         }
+        if !events.is_empty() {
+            let _ = self.events_tx.send(Arc::from(events));
+        }
+        true
+    }
+
+    /// apply_batch + flush + fdatasync; the error says which step failed.
+    fn write_durably(&mut self, batch: sled::Batch) -> Result<(), String> {
+        self.shared
+            .fault_check()
+            .map_err(|e| format!("injected failure: {e}"))?;
+        self.shared
+            .tree
+            .apply_batch(batch)
+            .map_err(|e| format!("sled apply_batch failed: {e}"))?;
+        let started = Instant::now();
+        self.shared
+            .tree
+            .flush()
+            .map_err(|e| format!("sled flush failed: {e}"))?;
+        let flushed = Instant::now();
+        if self.fsync_data_file {
+            self.data_file
+                .sync_data()
+                .map_err(|e| format!("fdatasync of sled's data file failed: {e}"))?;
+        }
+        self.shared
+            .stats
+            .record_sync(flushed - started, flushed.elapsed());
+        Ok(())
     }
 }
 
