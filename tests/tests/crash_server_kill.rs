@@ -60,7 +60,7 @@ fn free_port() -> u16 {
 
 async fn start_server(dir: &Path, client: &reqwest::Client) -> Server {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_crash_server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_server"))
         .args(["serve", "--data"])
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -78,6 +78,8 @@ async fn start_server(dir: &Path, client: &reqwest::Client) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not become ready");
 }
 
