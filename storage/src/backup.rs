@@ -101,6 +101,8 @@ pub struct StagedLog {
     target: PathBuf,
     events: u64,
     last: Option<(u64, [u8; HASH_LEN])>,
+    /// The last command's records, held back until its end is certain.
+    pending: Vec<RecordedEvent>,
 }
 
 impl StagedLog {
@@ -128,15 +130,21 @@ impl StagedLog {
             target: target.to_path_buf(),
             events: 0,
             last: None,
+            pending: Vec::new(),
         })
     }
 
     /// Append `records` (in log order, continuing the copy), one append per original command.
+    /// The last command's records are held back until the next call (or [`Self::finish`]),
+    /// so a command split across two calls is still appended whole.
     pub async fn append_records(
         &mut self,
         records: Vec<RecordedEvent>,
     ) -> Result<(), TransferError> {
         let mut groups: Vec<Vec<RecordedEvent>> = Vec::new();
+        if !self.pending.is_empty() {
+            groups.push(std::mem::take(&mut self.pending));
+        }
         for record in records {
             match groups.last_mut() {
                 Some(group)
@@ -148,6 +156,14 @@ impl StagedLog {
                 _ => groups.push(vec![record]),
             }
         }
+        self.pending = groups.pop().unwrap_or_default();
+        self.append_groups(groups).await
+    }
+
+    async fn append_groups(
+        &mut self,
+        groups: Vec<Vec<RecordedEvent>>,
+    ) -> Result<(), TransferError> {
         // One at a time: positions must come out in the source's order.
         for group in groups {
             let first = group[0].position;
@@ -168,7 +184,11 @@ impl StagedLog {
     }
 
     /// Check the copy's last hash against the source's, stop the store and move it into place.
-    pub async fn finish(self) -> Result<CopyReport, TransferError> {
+    pub async fn finish(mut self) -> Result<CopyReport, TransferError> {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            self.append_groups(vec![pending]).await?;
+        }
         let report = CopyReport {
             events: self.events,
             last_position: self.last.map(|(p, _)| p),

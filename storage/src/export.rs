@@ -279,21 +279,10 @@ async fn import_records(
     let mut done = 0u64;
     for record in checked_records(file, render)? {
         batch.push(record?);
-        // Never split one command's records across batches.
         if batch.len() >= BATCH {
-            let tail_cmd = batch[batch.len() - 1].command_id.clone();
-            let split = batch
-                .iter()
-                .rposition(|r| r.command_id != tail_cmd)
-                .map_or(0, |i| i + 1);
-            if split > 0 {
-                let rest = batch.split_off(split);
-                done += batch.len() as u64;
-                staged
-                    .append_records(std::mem::replace(&mut batch, rest))
-                    .await?;
-                progress(done, total);
-            }
+            done += batch.len() as u64;
+            staged.append_records(std::mem::take(&mut batch)).await?;
+            progress(done, total);
         }
     }
     done += batch.len() as u64;

@@ -312,3 +312,43 @@ async fn online_backup_during_concurrent_writes_is_consistent_and_verifies() {
         store.read_all(0, (last + 1) as usize).await.unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_straddling_a_read_page_is_copied_as_one_append() {
+    let root = tempfile::tempdir().unwrap();
+    let store = SledEventStore::open(root.path().join("live"), StoreConfig::default())
+        .await
+        .unwrap();
+    for (command, n) in [("first", 8191usize), ("straddles-8192", 3)] {
+        store
+            .append(AppendRequest {
+                stream_id: format!("test-{command}"),
+                expected: ExpectedVersion::NoStream,
+                command_id: command.into(),
+                actor: "tester".into(),
+                correlation_id: Ulid::new(),
+                causation_id: None,
+                recorded_at_ms: 1_700_000_000_000,
+                events: (0..n)
+                    .map(|_| NewEvent {
+                        event_id: Ulid::new(),
+                        type_name: "TestEvent".into(),
+                        schema_version: 1,
+                        payload: vec![7; 8],
+                    })
+                    .collect(),
+            })
+            .await
+            .unwrap();
+    }
+    let out = root.path().join("backup");
+    let report = backup_from(&store, &out, &mut |_, _| {}).await.unwrap();
+    assert_eq!((report.events, report.last_position), (8194, Some(8193)));
+    let copy = SledEventStore::open(out.join(LOG_DIR), StoreConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        copy.command_outcome("straddles-8192").await.unwrap(),
+        store.command_outcome("straddles-8192").await.unwrap()
+    );
+}
