@@ -51,7 +51,7 @@ pub enum TransferError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A file could not be read or written.
-    #[error("i/o error on {path}: {source}")]
+    #[error("i/o error on {path}")]
     Io {
         /// The file.
         path: PathBuf,
