@@ -89,6 +89,9 @@ pub fn build_schema(
     builder(options)
         .data(store)
         .data(app.projections().clone())
+        .data(domain::status::StatusPageFeed::new(
+            app.projections().clone(),
+        ))
         .data(app)
         .data(metrics)
         .finish()
