@@ -40,6 +40,7 @@ pub enum Command {
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Load the demo fixtures (a year of a realistic organisation) into an empty store.
+    #[command(alias = "load-fixtures")]
     Demo(crate::cli_tools::DemoArgs),
     /// Rebuild the projections from the whole log (server stopped).
     Rebuild(crate::cli_tools::RebuildArgs),
@@ -102,6 +103,19 @@ pub enum BenchCommand {
     Peers(BenchPeersArgs),
     /// End-to-end load on an in-process server: mutations/s, latency, subscription fan-out.
     Api(BenchApiArgs),
+    /// Replay of a generated log into every projection: events/s, start-up from a snapshot, peak RSS.
+    Projections(BenchProjectionsArgs),
+}
+
+/// Options of `bench projections`.
+#[derive(Args, Debug)]
+pub struct BenchProjectionsArgs {
+    /// Events in the generated log.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bench api`.
@@ -183,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(args) => crate::cli_tools::run_restore(args).await,
         Command::Bench(BenchCommand::Peers(args)) => bench_peers(args).await,
         Command::Bench(BenchCommand::Api(args)) => bench_api(args).await,
+        Command::Bench(BenchCommand::Projections(args)) => bench_projections(args).await,
     }
 }
 
@@ -330,6 +345,18 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
     let report = run_storage_bench(options)
         .await
         .context("the storage benchmark failed (it needs free space in the temp directory)")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCode> {
+    let report = opsledger_projections::bench::run_projection_bench(args.events)
+        .await
+        .context("the projections benchmark failed (it needs free space in the temp directory)")?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
