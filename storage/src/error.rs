@@ -65,6 +65,16 @@ pub enum StoreError {
         /// The lock file that could not be taken.
         path: PathBuf,
     },
+    /// Infrastructure: the directory holds a store in a key layout this build does not read.
+    #[error("the store at {path} uses storage layout {found}; this build reads layout {expected}: export it with the build that wrote it and import the export")]
+    IncompatibleLayout {
+        /// The store's sled directory.
+        path: PathBuf,
+        /// The layout found on disk.
+        found: u8,
+        /// The layout this build reads.
+        expected: u8,
+    },
     /// Infrastructure: a stored record is damaged or does not chain.
     #[error("corrupt record at position {position}: {reason}")]
     Corrupt {

@@ -2,9 +2,13 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `e/` + position (u64 BE) | the record (see [`crate::codec`]) |
+//! | `g/` + first position (u64 BE) | a segment: the records of consecutive positions (see [`crate::segment`]) |
 //! | `s/` + stream id + `0x00` + version (u64 BE) | position (u64 BE) |
 //! | `c/` + command id | [`crate::codec::CommandRecord`] |
+//! | `m/layout` | [`LAYOUT_VERSION`] (one byte) |
+//!
+//! Layout 1 (before segments) stored one `e/` key per event; a store in that layout is
+//! refused at open with a message (export it with the older build, import with this one).
 //!
 //! A stream's head (last version) is its last `s/` key. Stream ids never contain a NUL byte, so one stream's keys are never a
 //! prefix-range of another's.
@@ -16,20 +20,27 @@ pub const SLED_DATA_FILE: &str = "db";
 /// The store's lock file in its directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// Prefix of record keys.
-pub const RECORD_PREFIX: &[u8] = b"e/";
+/// The key layout this build writes and reads.
+pub const LAYOUT_VERSION: u8 = 2;
+/// Key holding the layout version.
+pub const LAYOUT_KEY: &[u8] = b"m/layout";
+/// Prefix of layout 1's per-event record keys (only looked for, to refuse such a store).
+pub const LAYOUT_1_RECORD_PREFIX: &[u8] = b"e/";
 
-/// Key of the record at `position`.
-pub fn record_key(position: u64) -> [u8; 10] {
+/// Prefix of segment keys.
+pub const SEGMENT_PREFIX: &[u8] = b"g/";
+
+/// Key of the segment whose first record is at `position`.
+pub fn segment_key(position: u64) -> [u8; 10] {
     let mut key = [0u8; 10];
-    key[..2].copy_from_slice(RECORD_PREFIX);
+    key[..2].copy_from_slice(SEGMENT_PREFIX);
     key[2..].copy_from_slice(&position.to_be_bytes());
     key
 }
 
-/// Position of a record key, if it is one.
-pub fn position_of_record_key(key: &[u8]) -> Option<u64> {
-    let rest = key.strip_prefix(RECORD_PREFIX)?;
+/// First position of a segment key, if it is one.
+pub fn position_of_segment_key(key: &[u8]) -> Option<u64> {
+    let rest = key.strip_prefix(SEGMENT_PREFIX)?;
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
@@ -72,9 +83,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_keys_sort_by_position() {
-        assert!(record_key(255) < record_key(256));
-        assert_eq!(position_of_record_key(&record_key(12345)), Some(12345));
+    fn segment_keys_sort_by_position() {
+        assert!(segment_key(255) < segment_key(256));
+        assert_eq!(position_of_segment_key(&segment_key(12345)), Some(12345));
+        assert_eq!(position_of_segment_key(b"s/x"), None);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - [`sled_store`]: the embedded default backend, [`SledEventStore`] (one writer
 //!   thread, group commit, flush + fdatasync per group).
 //! - [`codec`]: all bincode use, with a leading format-version byte.
-//! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout.
+//! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout; [`segment`]: the
+//!   framing of a run of records stored as one sled value.
 //! - [`export`] / [`backup`]: JSON Lines export and verified import, backup and restore.
 //! - [`bench`]: the storage benchmark behind `opsledger bench storage`.
 //!
@@ -26,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub mod layout;
+pub mod segment;
 pub mod sled_store;
 pub mod store;
 

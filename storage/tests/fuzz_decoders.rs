@@ -6,6 +6,7 @@ use opsledger_storage::chain::{check_record, GENESIS_HASH};
 use opsledger_storage::codec::{
     decode_command, decode_payload, decode_record, encode_record, split_record,
 };
+use opsledger_storage::segment::{self, Segment};
 use opsledger_storage::{CodecError, RecordedEvent, Ulid};
 use proptest::prelude::*;
 
@@ -67,6 +68,33 @@ proptest! {
         }
         bytes.truncate(cut.index(bytes.len()));
         prop_assert!(decode_record(&bytes).is_err() || bytes.is_empty());
+    }
+
+    #[test]
+    fn segment_parser_returns_a_typed_error_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        match Segment::parse(&bytes) {
+            Ok(seg) => prop_assert_eq!(seg.records().count(), seg.len()),
+            Err(e) => prop_assert!(is_typed(&e)),
+        }
+    }
+
+    #[test]
+    fn segment_parser_survives_mutated_valid_segments(
+        index in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let record = sample_record();
+        let mut bytes = segment::encode([record.as_slice(), record.as_slice()].into_iter());
+        let at = index.index(bytes.len());
+        bytes[at] = byte;
+        if let Ok(seg) = Segment::parse(&bytes) {
+            for r in seg.records() {
+                let _ = decode_record(r);
+            }
+        }
+        bytes.truncate(cut.index(bytes.len()));
+        prop_assert!(Segment::parse(&bytes).is_err());
     }
 
     #[test]

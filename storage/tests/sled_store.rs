@@ -1,6 +1,7 @@
 //! Behaviour specific to the sled backend: restarts, the directory lock, tampering.
 
-use opsledger_storage::layout::{record_key, SLED_DIR};
+use opsledger_storage::layout::{segment_key, SLED_DIR};
+use opsledger_storage::segment::Segment;
 use opsledger_storage::{
     AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledEventStore, StoreConfig,
     StoreError, Ulid,
@@ -132,10 +133,12 @@ async fn flipping_a_byte_of_a_stored_event_makes_verify_fail_at_that_position() 
     close(store).await;
     {
         let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
-        let mut bytes = db.get(record_key(3)).unwrap().unwrap().to_vec();
-        let in_payload = bytes.len() - 65; // last payload byte, before prev_hash and hash
+        // One append at a time: every event is the only record of its own segment.
+        let mut bytes = db.get(segment_key(3)).unwrap().unwrap().to_vec();
+        let record = Segment::parse(&bytes).unwrap().record_range(0).unwrap();
+        let in_payload = record.end - 65; // last payload byte, before prev_hash and hash
         bytes[in_payload] ^= 0x01;
-        db.insert(record_key(3), bytes).unwrap();
+        db.insert(segment_key(3), bytes).unwrap();
         db.flush().unwrap();
     }
     let store = open(dir.path()).await;
@@ -161,7 +164,10 @@ async fn removing_a_record_makes_verify_report_the_gap() {
     close(store).await;
     {
         let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
-        db.remove(record_key(1)).unwrap();
+        // One append at a time: every event is the only record of its own segment.
+        db.remove(segment_key(1))
+            .unwrap()
+            .expect("a segment starting at 1");
         db.flush().unwrap();
     }
     let store = open(dir.path()).await;
@@ -170,4 +176,135 @@ async fn removing_a_record_makes_verify_report_the_gap() {
         (report.first_bad_position, report.reason.as_deref()),
         (Some(1), Some("record missing"))
     );
+}
+
+/// One append of `count` events of `payload_bytes` each to `stream`.
+fn big_append(stream: &str, command_id: &str, count: usize, payload_bytes: usize) -> AppendRequest {
+    let mut req = request(stream, ExpectedVersion::Any, command_id);
+    req.events = (0..count)
+        .map(|i| NewEvent {
+            event_id: Ulid::new(),
+            type_name: "T".into(),
+            schema_version: 1,
+            payload: vec![i as u8; payload_bytes],
+        })
+        .collect();
+    req
+}
+
+/// Keys and record counts of the stored segments, in order.
+fn stored_segments(dir: &std::path::Path) -> Vec<(u64, usize)> {
+    let db = sled::open(dir.join(SLED_DIR)).unwrap();
+    db.scan_prefix(b"g/")
+        .map(|entry| {
+            let (key, bytes) = entry.unwrap();
+            let first = u64::from_be_bytes(key[2..].try_into().unwrap());
+            (first, Segment::parse(&bytes).unwrap().len())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_group_is_stored_as_segments_and_every_position_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    // 200 small events in one append: one group, more than one segment's worth of records.
+    store.append(big_append("a", "c1", 200, 20)).await.unwrap();
+    // 10 events of 4 KiB: a segment closes by bytes, not count.
+    store.append(big_append("b", "c2", 10, 4096)).await.unwrap();
+    store
+        .append(request("a", ExpectedVersion::Exact(199), "c3"))
+        .await
+        .unwrap();
+    let all = store.read_all(0, 1000).await.unwrap();
+    assert_eq!(all.len(), 211);
+    for from in [0u64, 1, 63, 64, 65, 127, 199, 200, 205, 209, 210] {
+        for max in [1usize, 2, 70, 1000] {
+            let page = store.read_all(from, max).await.unwrap();
+            let expected: Vec<u64> = (from..211).take(max).collect();
+            let got: Vec<u64> = page.iter().map(|e| e.position).collect();
+            assert_eq!(got, expected, "read_all({from}, {max})");
+        }
+    }
+    let a = store
+        .read_stream("a", 0, Direction::Forward, 1000)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 201);
+    assert_eq!(a[200].position, 210);
+    assert!(a
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.stream_version == i as u64));
+    let b_back = store
+        .read_stream("b", u64::MAX, Direction::Backward, 3)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = b_back.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, vec![9, 8, 7]);
+    assert_eq!(b_back[0].payload, vec![9u8; 4096]);
+    close(store).await;
+
+    let segments = stored_segments(dir.path());
+    assert!(segments.len() >= 4 + 2 + 1, "{segments:?}");
+    assert!(segments.len() < 211, "{segments:?}");
+    let mut next = 0;
+    for (first, len) in &segments {
+        assert_eq!(*first, next, "segments are contiguous: {segments:?}");
+        next += *len as u64;
+    }
+    assert_eq!(next, 211);
+
+    let store = open(dir.path()).await;
+    assert_eq!(store.head_position(), Some(210));
+    assert_eq!(store.verify().await.unwrap().events_verified, 211);
+}
+
+#[tokio::test]
+async fn flipping_a_byte_inside_a_shared_segment_fails_verify_at_that_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.append(big_append("a", "c1", 30, 20)).await.unwrap();
+    close(store).await;
+    {
+        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        let mut bytes = db.get(segment_key(0)).unwrap().unwrap().to_vec();
+        let segment = Segment::parse(&bytes).unwrap();
+        assert_eq!(segment.len(), 30);
+        let record = segment.record_range(17).unwrap();
+        bytes[record.end - 65] ^= 0x01;
+        db.insert(segment_key(0), bytes).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path()).await;
+    let report = store.verify().await.unwrap();
+    assert_eq!(
+        (report.first_bad_position, report.events_verified),
+        (Some(17), 17)
+    );
+}
+
+#[tokio::test]
+async fn a_store_in_the_per_event_layout_1_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        let mut key = b"e/".to_vec();
+        key.extend_from_slice(&0u64.to_be_bytes());
+        db.insert(key, b"old record".as_slice()).unwrap();
+        db.flush().unwrap();
+    }
+    match SledEventStore::open(dir.path(), StoreConfig::default()).await {
+        Err(
+            err @ StoreError::IncompatibleLayout {
+                found: 1,
+                expected: 2,
+                ..
+            },
+        ) => {
+            assert!(err.to_string().contains("export"), "{err}");
+        }
+        Err(other) => panic!("expected IncompatibleLayout, got {other:?}"),
+        Ok(_) => panic!("a layout 1 store was opened"),
+    }
 }

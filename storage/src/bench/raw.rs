@@ -27,7 +27,7 @@ pub fn raw_sled_inserts(dir: &Path, inserts: u64, group: u64) -> Result<f64, Sto
     let value = vec![0x5A; RAW_RECORD_BYTES];
     let started = Instant::now();
     for i in 0..inserts {
-        db.insert(layout::record_key(i), value.as_slice())?;
+        db.insert(i.to_be_bytes(), value.as_slice())?;
         if (i + 1) % group.max(1) == 0 || i + 1 == inserts {
             db.flush()?;
             data_file.sync_data()?;

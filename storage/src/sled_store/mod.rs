@@ -6,6 +6,7 @@
 //! (durable) events.
 
 mod dir;
+mod segments;
 mod stats;
 mod subscription;
 mod writer;
@@ -188,6 +189,7 @@ fn open_blocking(
         .mode(sled::Mode::HighThroughput)
         .flush_every_ms(None)
         .open()?;
+    check_layout(&tree, &sled_dir)?;
     let data_file = File::open(sled_dir.join(layout::SLED_DATA_FILE))?;
     let tail = read_tail(&tree)?;
     let shared = Arc::new(Shared {
@@ -202,20 +204,40 @@ fn open_blocking(
     Ok((shared, data_file, tail))
 }
 
+/// Refuse a store written in another key layout; mark a new one with this build's.
+fn check_layout(tree: &sled::Db, sled_dir: &Path) -> Result<(), StoreError> {
+    let incompatible = |found: u8| StoreError::IncompatibleLayout {
+        path: sled_dir.to_path_buf(),
+        found,
+        expected: layout::LAYOUT_VERSION,
+    };
+    match tree.get(layout::LAYOUT_KEY)?.as_deref() {
+        Some([version]) if *version == layout::LAYOUT_VERSION => Ok(()),
+        Some([version]) => Err(incompatible(*version)),
+        Some(_) => Err(incompatible(0)),
+        None if tree
+            .scan_prefix(layout::LAYOUT_1_RECORD_PREFIX)
+            .next()
+            .is_some() =>
+        {
+            Err(incompatible(1))
+        }
+        None => {
+            tree.insert(layout::LAYOUT_KEY, &[layout::LAYOUT_VERSION])?;
+            tree.flush()?;
+            Ok(())
+        }
+    }
+}
+
 /// Next position and last hash, from the last record on disk.
 fn read_tail(tree: &sled::Db) -> Result<Tail, StoreError> {
-    let Some((key, value)) = tree
-        .scan_prefix(layout::RECORD_PREFIX)
-        .next_back()
-        .transpose()?
-    else {
+    let Some(segment) = segments::last_segment(tree)? else {
         return Ok((0, GENESIS_HASH));
     };
-    let position = layout::position_of_record_key(&key).ok_or_else(|| StoreError::Corrupt {
-        position: 0,
-        reason: "malformed record key".into(),
-    })?;
-    let parts = codec::split_record(&value).map_err(|e| StoreError::Corrupt {
+    let position = segment.first + segment.parse()?.len() as u64 - 1;
+    let record = segment.record(position)?;
+    let parts = codec::split_record(record).map_err(|e| StoreError::Corrupt {
         position,
         reason: e.to_string(),
     })?;
@@ -261,27 +283,10 @@ fn read_all_sync(shared: &Shared, from: u64, max: usize) -> Result<Vec<RecordedE
         return Ok(Vec::new());
     }
     let mut events = Vec::with_capacity((end - from) as usize);
-    for (expected, entry) in (from..).zip(
-        shared
-            .tree
-            .range(layout::record_key(from)..layout::record_key(end)),
-    ) {
-        let (key, value) = entry?;
-        if layout::position_of_record_key(&key) != Some(expected) {
-            return Err(StoreError::Corrupt {
-                position: expected,
-                reason: "record missing".into(),
-            });
-        }
-        events.push(decode_at(expected, &value)?);
-    }
-    if events.len() as u64 != end - from {
-        let position = from + events.len() as u64;
-        return Err(StoreError::Corrupt {
-            position,
-            reason: "record missing".into(),
-        });
-    }
+    segments::for_each_record(&shared.tree, from, end, |position, bytes| {
+        events.push(decode_at(position, bytes)?);
+        Ok(())
+    })?;
     Ok(events)
 }
 
@@ -313,6 +318,7 @@ fn read_stream_sync(
         ),
     };
     let mut events = Vec::new();
+    let mut segment: Option<segments::StoredSegment> = None;
     for entry in index {
         if events.len() >= max {
             break;
@@ -329,14 +335,18 @@ fn read_stream_sync(
             }
             continue;
         }
-        let value = shared
-            .tree
-            .get(layout::record_key(position))?
-            .ok_or_else(|| StoreError::Corrupt {
-                position,
-                reason: "indexed record missing".into(),
-            })?;
-        events.push(decode_at(position, &value)?);
+        // Consecutive versions of a stream often share a segment: look it up once.
+        let cached = match segment.take() {
+            Some(s) if s.first <= position && s.record(position).is_ok() => s,
+            _ => segments::segment_holding(&shared.tree, position)?.ok_or_else(|| {
+                StoreError::Corrupt {
+                    position,
+                    reason: "indexed record missing".into(),
+                }
+            })?,
+        };
+        events.push(decode_at(position, cached.record(position)?)?);
+        segment = Some(cached);
     }
     Ok(events)
 }
@@ -352,22 +362,24 @@ fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
             reason: Some(reason),
         })
     };
-    for entry in shared
-        .tree
-        .range(layout::record_key(0)..layout::record_key(committed))
-    {
-        let (key, value) = entry?;
-        if layout::position_of_record_key(&key) != Some(verified) {
-            return bad(verified, "record missing".into());
-        }
-        match check_record(&value, verified, &prev_hash) {
-            Ok(event) => prev_hash = event.hash,
-            Err(reason) => return bad(verified, reason),
-        }
-        verified += 1;
-    }
-    if verified != committed {
-        return bad(verified, "record missing".into());
+    let walked =
+        segments::for_each_record(
+            &shared.tree,
+            0,
+            committed,
+            |position, bytes| match check_record(bytes, position, &prev_hash) {
+                Ok(event) => {
+                    prev_hash = event.hash;
+                    verified += 1;
+                    Ok(())
+                }
+                Err(reason) => Err(StoreError::Corrupt { position, reason }),
+            },
+        );
+    match walked {
+        Ok(()) => {}
+        Err(StoreError::Corrupt { position, reason }) => return bad(position, reason),
+        Err(other) => return Err(other),
     }
     Ok(VerifyReport {
         events_verified: verified,

@@ -24,6 +24,7 @@ use crate::codec::{self, CommandRecord, HASH_LEN};
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
+use crate::segment;
 
 /// Most appends committed in one group.
 const MAX_GROUP_APPENDS: usize = 2048;
@@ -56,6 +57,8 @@ pub(crate) struct Writer {
 struct Group {
     batch: sled::Batch,
     events: Vec<RecordedEvent>,
+    /// The stored bytes of `events`, written as segments at commit.
+    records: Vec<Vec<u8>>,
     commands: HashMap<String, CommandRecord>,
     replies: Vec<(AppendReply, Result<AppendOutcome, StoreError>)>,
 }
@@ -198,9 +201,7 @@ impl Writer {
         let command_bytes = codec::encode_command(&record)?;
         // Nothing below can fail: the group and the writer's tail change together.
         for (event, bytes) in staged {
-            group
-                .batch
-                .insert(&layout::record_key(event.position), bytes);
+            group.records.push(bytes);
             group.batch.insert(
                 layout::stream_key(&event.stream_id, event.stream_version),
                 &event.position.to_be_bytes(),
@@ -261,12 +262,14 @@ impl Writer {
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
     fn commit(&mut self, group: Group) -> bool {
         let Group {
-            batch,
+            mut batch,
             events,
+            records,
             replies,
             ..
         } = group;
         if !events.is_empty() {
+            add_segments(&mut batch, &events, &records);
             if let Err(reason) = self.write_durably(batch) {
                 tracing::error!(%reason, "event store write failed; it stops taking writes");
                 self.shared.set_stopped(&reason);
@@ -317,6 +320,14 @@ impl Writer {
             .stats
             .record_sync(flushed - started, flushed.elapsed());
         Ok(())
+    }
+}
+
+/// Add the group's records to its batch as segments (keys: each segment's first position).
+fn add_segments(batch: &mut sled::Batch, events: &[RecordedEvent], records: &[Vec<u8>]) {
+    for run in segment::plan(records.iter().map(Vec::len)) {
+        let bytes = segment::encode(records[run.clone()].iter().map(Vec::as_slice));
+        batch.insert(&layout::segment_key(events[run.start].position), bytes);
     }
 }
 
