@@ -193,7 +193,7 @@ mod tests {
         let big = MAX_SEGMENT_BYTES / 2;
         assert_eq!(plan([big, big, big]), vec![0..2, 2..3]);
         assert_eq!(plan([MAX_SEGMENT_BYTES * 3, 1]), vec![0..1, 1..2]);
-        let many = plan(std::iter::repeat(1).take(MAX_SEGMENT_RECORDS * 2 + 1));
+        let many = plan(std::iter::repeat_n(1, MAX_SEGMENT_RECORDS * 2 + 1));
         assert_eq!(
             many,
             vec![
