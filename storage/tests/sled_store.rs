@@ -192,6 +192,13 @@ fn big_append(stream: &str, command_id: &str, count: usize, payload_bytes: usize
     req
 }
 
+/// Length of the first record of the segment starting at `first`.
+fn record_len(dir: &std::path::Path, first: u64) -> usize {
+    let db = sled::open(dir.join(SLED_DIR)).unwrap();
+    let bytes = db.get(segment_key(first)).unwrap().unwrap();
+    Segment::parse(&bytes).unwrap().record(0).unwrap().len()
+}
+
 /// Keys and record counts of the stored segments, in order.
 fn stored_segments(dir: &std::path::Path) -> Vec<(u64, usize)> {
     let db = sled::open(dir.join(SLED_DIR)).unwrap();
@@ -246,9 +253,14 @@ async fn a_group_is_stored_as_segments_and_every_position_reads_back() {
     close(store).await;
 
     let segments = stored_segments(dir.path());
-    // 200 small records: 64 + 64 + 64 + 8; ten ~4.2 KiB records: one each; then one.
+    // 200 records of 137-139 bytes (20-byte payload + envelope; positions are varints): a
+    // segment closes at 6 KiB, 44 × 139 = 6116 <= 6144 < 45 × 137 = 6165, so 44 + 44 + 44 + 44 + 24; ten ~4.2 KiB
+    // records: one each; then one.
     let lens: Vec<usize> = segments.iter().map(|(_, len)| *len).collect();
-    let mut expected = vec![64, 64, 64, 8];
+    assert!((137..=139).contains(&record_len(dir.path(), 0)));
+    assert!((137..=139).contains(&record_len(dir.path(), 176)));
+    assert_eq!(opsledger_storage::segment::MAX_SEGMENT_BYTES, 6144);
+    let mut expected = vec![44, 44, 44, 44, 24];
     expected.extend([1; 10]);
     expected.push(1);
     assert_eq!(lens, expected);
