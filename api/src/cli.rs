@@ -116,6 +116,10 @@ pub struct BenchProjectionsArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Internal: only generate the log into this directory (the benchmark runs itself
+    /// with it as a child process, so the measured process holds none of the generator's memory).
+    #[arg(long, hide = true)]
+    pub generate_into: Option<PathBuf>,
 }
 
 /// Options of `bench api`.
@@ -354,7 +358,26 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCode> {
-    let report = opsledger_projections::bench::run_projection_bench(args.events)
+    use opsledger_projections::bench;
+    if let Some(dir) = &args.generate_into {
+        bench::generate_bench_log(dir, args.events)
+            .await
+            .context("generating the benchmark log failed")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let root = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let log = root.path().join("log");
+    let status = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "projections", "--events", &args.events.to_string()])
+        .arg("--generate-into")
+        .arg(&log)
+        .status()
+        .await?;
+    anyhow::ensure!(
+        status.success(),
+        "generating the benchmark log failed: {status}"
+    );
+    let report = bench::measure_projections(&log)
         .await
         .context("the projections benchmark failed (it needs free space in the temp directory)")?;
     if args.json {

@@ -88,6 +88,20 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn trace_rss(phase: &str) {
+    if std::env::var_os("OPSLEDGER_BENCH_TRACE").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let get = |k: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .unwrap_or("")
+                .to_owned()
+        };
+        eprintln!("{phase}: {} {}", get("VmRSS:"), get("VmHWM:"));
+    }
+}
+
 /// Resets the peak RSS counter (Linux `clear_refs` 5), so the figure covers
 /// what follows rather than the log generation.
 fn reset_peak_rss() {
@@ -139,6 +153,7 @@ pub async fn measure_projections(log_dir: &Path) -> Result<ProjectionBenchReport
     };
     let store: Arc<dyn EventStore> = Arc::new(SledEventStore::open(log_dir, replay_config).await?);
     let total = store.head_position().map_or(0, |h| h + 1);
+    trace_rss("opened");
 
     let models = RwLock::new(Checkpointed::<ReadModels>::default());
     let mut apply_secs = 0.0;
@@ -149,6 +164,7 @@ pub async fn measure_projections(log_dir: &Path) -> Result<ProjectionBenchReport
     .await?
     .unwrap_or([0; 32]);
     let replay_secs = started.elapsed().as_secs_f64();
+    trace_rss("replayed");
     let state = models.into_inner().unwrap_or_else(|p| p.into_inner());
     let snapshot_bytes = {
         let snapshots = SnapshotStore::open(&snap_dir)?;
@@ -156,7 +172,9 @@ pub async fn measure_projections(log_dir: &Path) -> Result<ProjectionBenchReport
         snapshots.stored_bytes::<ReadModels>()?.unwrap_or(0)
     };
     let snapshot_mb = snapshot_bytes as f64 / (1024.0 * 1024.0);
+    trace_rss("snapshot written");
     drop(state);
+    trace_rss("models dropped");
 
     let starting = Instant::now();
     let runner = ProjectionRunner::<ReadModels>::start(
@@ -166,6 +184,7 @@ pub async fn measure_projections(log_dir: &Path) -> Result<ProjectionBenchReport
     )
     .await?;
     let startup_ms = starting.elapsed().as_secs_f64() * 1000.0;
+    trace_rss("started from snapshot");
     runner.shutdown().await?;
     store.flush_and_stop().await?;
 
