@@ -120,6 +120,13 @@ pub struct BenchProjectionsArgs {
     /// with it as a child process, so the measured process holds none of the generator's memory).
     #[arg(long, hide = true)]
     pub generate_into: Option<PathBuf>,
+    /// Internal: only start up from the snapshots in `--snapshots` over this log and print
+    /// the figures as JSON (the benchmark measures start-up in a fresh process, like a restart).
+    #[arg(long, hide = true, requires = "snapshots")]
+    pub startup_from: Option<PathBuf>,
+    /// Internal: the snapshot directory for `--startup-from`.
+    #[arg(long, hide = true)]
+    pub snapshots: Option<PathBuf>,
 }
 
 /// Options of `bench api`.
@@ -365,21 +372,40 @@ async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCod
             .context("generating the benchmark log failed")?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let (Some(log), Some(snapshots)) = (&args.startup_from, &args.snapshots) {
+        let figures = bench::measure_startup(log, snapshots).await?;
+        println!("{}", serde_json::to_string(&figures)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let root = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let log = root.path().join("log");
-    let status = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "projections", "--events", &args.events.to_string()])
-        .arg("--generate-into")
-        .arg(&log)
-        .status()
-        .await?;
+    let (log, snapshots) = (root.path().join("log"), root.path().join("projections"));
+    let events = args.events.to_string();
+    let bench_self = || {
+        let mut command = std::process::Command::new(std::env::current_exe()?);
+        command.args(["bench", "projections", "--events", &events]);
+        anyhow::Ok(command)
+    };
+    let status = bench_self()?.arg("--generate-into").arg(&log).status()?;
     anyhow::ensure!(
         status.success(),
         "generating the benchmark log failed: {status}"
     );
-    let report = bench::measure_projections(&log)
+    let replay = bench::measure_replay(&log, &snapshots)
         .await
         .context("the projections benchmark failed (it needs free space in the temp directory)")?;
+    let startup = bench_self()?
+        .arg("--startup-from")
+        .arg(&log)
+        .arg("--snapshots")
+        .arg(&snapshots)
+        .output()?;
+    anyhow::ensure!(
+        startup.status.success(),
+        "the start-up measurement failed: {}",
+        String::from_utf8_lossy(&startup.stderr)
+    );
+    let startup: bench::StartupFigures = serde_json::from_slice(&startup.stdout)?;
+    let report = bench::combine(&replay, &startup);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
