@@ -276,17 +276,31 @@ pub(crate) async fn read_all_blocking(
     blocking(move || read_all_sync(&shared, from, max)).await
 }
 
+/// Pages at least this long are decoded on two threads (decoding is most of a replay's work).
+const PARALLEL_DECODE_MIN_EVENTS: u64 = 2048;
+
 fn read_all_sync(shared: &Shared, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
     let committed = shared.committed.load(Ordering::Acquire);
     let end = committed.min(from.saturating_add(max as u64));
     if from >= end {
         return Ok(Vec::new());
     }
-    let mut events = Vec::with_capacity((end - from) as usize);
-    segments::for_each_record(&shared.tree, from, end, |position, bytes| {
-        events.push(decode_at(position, bytes)?);
-        Ok(())
-    })?;
+    let segments = segments::covering(&shared.tree, from, end)?;
+    if end - from < PARALLEL_DECODE_MIN_EVENTS || segments.len() < 2 {
+        return segments::decode_range(&segments, from, end, decode_at);
+    }
+    let (front, back) = segments.split_at(segments.len() / 2);
+    let (events, rest) = std::thread::scope(|scope| {
+        let back = scope.spawn(|| segments::decode_range(back, from, end, decode_at));
+        let front = segments::decode_range(front, from, end, decode_at);
+        (front, back.join())
+    });
+    // The front half's error (an earlier position) is the one to report.
+    let mut events = events?;
+    events.extend(rest.map_err(|_| StoreError::Corrupt {
+        position: from,
+        reason: "decoding thread panicked".into(),
+    })??);
     Ok(events)
 }
 

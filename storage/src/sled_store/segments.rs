@@ -115,6 +115,54 @@ fn let_the_cache_evict(tree: &sled::Db, segment: &StoredSegment) -> Result<(), S
     Ok(())
 }
 
+/// The segments covering positions `from..end`, checked to leave no position out (a gap is
+/// [`StoreError::Corrupt`] "record missing" at its first position).
+pub(crate) fn covering(
+    tree: &sled::Db,
+    from: u64,
+    end: u64,
+) -> Result<Vec<StoredSegment>, StoreError> {
+    let mut covered = Vec::new();
+    let mut next = from;
+    for (seen, segment) in (1u64..).zip(segments_from(tree, from, end)?) {
+        let segment = segment?;
+        if seen % SEGMENTS_PER_LEAF == 0 {
+            let_the_cache_evict(tree, &segment)?;
+        }
+        if segment.first > next {
+            break;
+        }
+        next = next.max(segment.first + segment.parse()?.len() as u64);
+        covered.push(segment);
+        if next >= end {
+            return Ok(covered);
+        }
+    }
+    Err(StoreError::Corrupt {
+        position: next,
+        reason: "record missing".into(),
+    })
+}
+
+/// Decode the records at positions `from..end` held by `segments` (from [`covering`]).
+pub(crate) fn decode_range(
+    segments: &[StoredSegment],
+    from: u64,
+    end: u64,
+    decode: impl Fn(u64, &[u8]) -> Result<crate::RecordedEvent, StoreError>,
+) -> Result<Vec<crate::RecordedEvent>, StoreError> {
+    let mut events = Vec::new();
+    for segment in segments {
+        let parsed = segment.parse()?;
+        for (position, bytes) in (segment.first..).zip(parsed.records()) {
+            if (from..end).contains(&position) {
+                events.push(decode(position, bytes)?);
+            }
+        }
+    }
+    Ok(events)
+}
+
 /// Walk the records at positions `from..end` in order, calling `visit(position, bytes)`;
 /// a missing position is [`StoreError::Corrupt`] ("record missing") at that position.
 pub(crate) fn for_each_record(
