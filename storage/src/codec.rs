@@ -138,11 +138,12 @@ impl CommandRecord {
     }
 }
 
+/// The format byte followed by the value's bincode, encoded straight into one buffer (no
+/// second copy: a projection snapshot part is tens of MB).
 fn encode_versioned<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = vec![version];
-    let body = bincode::serde::encode_to_vec(value, config())
+    bincode::serde::encode_into_std_write(value, &mut out, config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
-    out.extend_from_slice(&body);
     Ok(out)
 }
 
