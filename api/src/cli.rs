@@ -398,11 +398,12 @@ async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCod
         .arg(&log)
         .arg("--snapshots")
         .arg(&snapshots)
+        .stderr(std::process::Stdio::inherit())
         .output()?;
     anyhow::ensure!(
         startup.status.success(),
         "the start-up measurement failed: {}",
-        String::from_utf8_lossy(&startup.stderr)
+        startup.status
     );
     let startup: bench::StartupFigures = serde_json::from_slice(&startup.stdout)?;
     let report = bench::combine(&replay, &startup);

@@ -219,8 +219,10 @@ pub async fn measure_startup(
     snap_dir: &Path,
 ) -> Result<StartupFigures, ProjectionError> {
     reset_peak_rss();
+    let opening = Instant::now();
     let store: Arc<dyn EventStore> =
         Arc::new(SledEventStore::open(log_dir, replay_store_config()).await?);
+    trace_rss(&format!("store opened in {:?}", opening.elapsed()));
     let starting = Instant::now();
     let runner = ProjectionRunner::<ReadModels>::start(
         Arc::clone(&store),
