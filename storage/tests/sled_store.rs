@@ -324,3 +324,38 @@ async fn a_store_in_the_per_event_layout_1_is_refused_with_a_clear_error() {
         Ok(_) => panic!("a layout 1 store was opened"),
     }
 }
+
+#[tokio::test]
+async fn a_long_page_decoded_on_two_threads_keeps_order_and_reports_a_gap_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..30 {
+        store
+            .append(big_append("a", &format!("c{i}"), 100, 20))
+            .await
+            .unwrap();
+    }
+    let all = store.read_all(0, 5000).await.unwrap();
+    let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (0..3000).collect::<Vec<u64>>());
+    close(store).await;
+
+    let (first, len) = *stored_segments(dir.path())
+        .iter()
+        .find(|(first, len)| (*first..*first + *len as u64).contains(&2500))
+        .unwrap();
+    {
+        let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
+        db.remove(segment_key(first)).unwrap().unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path()).await;
+    assert_eq!(store.read_all(0, 2000).await.unwrap().len(), 2000);
+    match store.read_all(0, 5000).await {
+        Err(StoreError::Corrupt { position, reason }) => {
+            assert_eq!((position, reason.as_str()), (first, "record missing"));
+        }
+        other => panic!("expected a missing record at {first}, got {other:?}"),
+    }
+    assert!(len > 1);
+}
