@@ -175,9 +175,10 @@ async fn ten_megabyte_body_is_refused_with_413_limit() {
     let rss = rss_kib();
     let padding = "y".repeat(10 * 1024 * 1024);
     let body = json!({"query": "{ logHead }", "variables": {"pad": padding}}).to_string();
-    let (status, _body) = post_raw(&app, body).await;
-    // Refused by the body-limit layer before the handler (no coded JSON body then).
+    let (status, body) = post_raw(&app, body).await;
+    // Refused by the body-limit layer before the handler, with the usual coded body.
     assert_eq!(status, 413);
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
     assert_still_healthy(&app, rss).await;
 }
 

@@ -136,6 +136,8 @@ async fn body_over_the_limit_is_refused_with_413() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(opsledger_tests::error_code(&body), Some("LIMIT"), "{body}");
 }
 
 #[tokio::test]

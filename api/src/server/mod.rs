@@ -151,14 +151,39 @@ pub fn router(state: AppState) -> Router {
     if state.config().dev {
         router = router.route("/graphiql", get(graphql_http::graphiql));
     }
+    let body_bytes = limits.body_bytes;
     router
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        // Outside the limit layer, so that its bare 413 passes through here.
+        .layer(axum::middleware::map_response(
+            move |response: Response| async move { coded_body_limit(response, body_bytes) },
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// The body-limit layer refuses a declared-too-long body with a bare 413 before any handler
+/// runs: give it the same coded LIMIT body as every other refusal.
+fn coded_body_limit(response: Response, body_bytes: usize) -> Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    let err = crate::error::ApiError::limit(format!(
+        "the request body is larger than {body_bytes} bytes"
+    ));
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        axum::Json(crate::error::error_body(&err)),
+    )
+        .into_response()
 }
 
 /// A panic becomes a coded INTERNAL error; the panic message goes to the log only.
