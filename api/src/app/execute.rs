@@ -41,61 +41,47 @@ pub(super) async fn run(
     key: &str,
     command: AppCommand,
 ) -> Result<CommandOutcome, AppError> {
+    let call = Call {
+        app,
+        who,
+        meta,
+        key,
+    };
     match command {
         AppCommand::RegisterService { id, profile } => {
             let id = id.unwrap_or_else(|| ServiceId::new(Ulid::new()));
             let stream = id.stream_id();
-            let decided =
-                decide::<ServiceState>(app, who, meta, key, &stream, Existing::Creates, |_, _| {
-                    let (name_taken, graph) = service_facts_for(app, id, &profile);
-                    Ok(ServiceCommand::Register(RegisterService {
-                        id,
-                        profile: profile.clone(),
-                        name_taken,
-                        dependency_graph: graph,
-                    }))
-                })
-                .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ServiceState>(&call, stream, Existing::Creates, |_, _| {
+                let (name_taken, graph) = service_facts_for(app, id, &profile);
+                Ok(ServiceCommand::Register(RegisterService {
+                    id,
+                    profile: profile.clone(),
+                    name_taken,
+                    dependency_graph: graph,
+                }))
+            })
+            .await
         }
         AppCommand::UpdateService { id, profile } => {
             let stream = id.stream_id();
-            let decided = decide::<ServiceState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Required("service"),
-                |_, _| {
-                    let (name_taken, graph) = service_facts_for(app, id, &profile);
-                    Ok(ServiceCommand::Update(UpdateService {
-                        profile: profile.clone(),
-                        name_taken,
-                        dependency_graph: graph,
-                    }))
-                },
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ServiceState>(&call, stream, Existing::Required("service"), |_, _| {
+                let (name_taken, graph) = service_facts_for(app, id, &profile);
+                Ok(ServiceCommand::Update(UpdateService {
+                    profile: profile.clone(),
+                    name_taken,
+                    dependency_graph: graph,
+                }))
+            })
+            .await
         }
         AppCommand::RetireService { id, reason } => {
             let stream = id.stream_id();
-            let decided = decide::<ServiceState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Required("service"),
-                |_, _| {
-                    Ok(ServiceCommand::Retire(RetireService {
-                        reason: reason.clone(),
-                    }))
-                },
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ServiceState>(&call, stream, Existing::Required("service"), |_, _| {
+                Ok(ServiceCommand::Retire(RetireService {
+                    reason: reason.clone(),
+                }))
+            })
+            .await
         }
         AppCommand::DeclareIncident { id, input } => {
             let id = id.unwrap_or_else(|| IncidentId::new(Ulid::new()));
@@ -107,29 +93,20 @@ pub(super) async fn run(
                     facts: incident_service_facts(app, impact.service)?,
                 });
             }
-            let decided = decide::<IncidentState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Creates,
-                |_, ctx| {
-                    let detected_at = input.detected_at.unwrap_or(ctx.now);
-                    Ok(IncidentCommand::Declare(DeclareIncident {
-                        id,
-                        title: input.title.clone(),
-                        description: input.description.clone(),
-                        severity: input.severity,
-                        impacts: impacts.clone(),
-                        started_at: input.started_at.unwrap_or(detected_at),
-                        detected_at,
-                        alert_group: None,
-                    }))
-                },
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<IncidentState>(&call, stream, Existing::Creates, |_, ctx| {
+                let detected_at = input.detected_at.unwrap_or(ctx.now);
+                Ok(IncidentCommand::Declare(DeclareIncident {
+                    id,
+                    title: input.title.clone(),
+                    description: input.description.clone(),
+                    severity: input.severity,
+                    impacts: impacts.clone(),
+                    started_at: input.started_at.unwrap_or(detected_at),
+                    detected_at,
+                    alert_group: None,
+                }))
+            })
+            .await
         }
         AppCommand::Incident { id, command } => {
             incident_command(app, who, meta, key, id, command).await
@@ -149,37 +126,32 @@ pub(super) async fn run(
                     .ok_or_else(|| AppError::not_found("service", service))?;
                 service_facts.push(ServiceFact { id: *service, tier });
             }
-            let decided =
-                decide::<ChangeState>(app, who, meta, key, &stream, Existing::Creates, |_, ctx| {
-                    let recent_failures = app
-                        .projections
-                        .read(|m| m.changes.recent_failure_history(&input.services, ctx.now));
-                    Ok(ChangeCommand::Request(RequestChange {
-                        id,
-                        change_type: input.change_type,
-                        category: input.category,
-                        title: input.title.clone(),
-                        description: input.description.clone(),
-                        services: input.services.clone(),
-                        window: input.window,
-                        implementation_plan: input.implementation_plan.clone(),
-                        rollback_plan: input.rollback_plan.clone(),
-                        validation_steps: input.validation_steps.clone(),
-                        service_facts: service_facts.clone(),
-                        recent_failures,
-                    }))
-                })
-                .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ChangeState>(&call, stream, Existing::Creates, |_, ctx| {
+                let recent_failures = app
+                    .projections
+                    .read(|m| m.changes.recent_failure_history(&input.services, ctx.now));
+                Ok(ChangeCommand::Request(RequestChange {
+                    id,
+                    change_type: input.change_type,
+                    category: input.category,
+                    title: input.title.clone(),
+                    description: input.description.clone(),
+                    services: input.services.clone(),
+                    window: input.window,
+                    implementation_plan: input.implementation_plan.clone(),
+                    rollback_plan: input.rollback_plan.clone(),
+                    validation_steps: input.validation_steps.clone(),
+                    service_facts: service_facts.clone(),
+                    recent_failures,
+                }))
+            })
+            .await
         }
         AppCommand::ScheduleChange { id, window } => {
             let stream = id.stream_id();
-            let decided = decide::<ChangeState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
+            decide_outcome::<ChangeState>(
+                &call,
+                stream,
                 Existing::Required("change"),
                 |state, _| {
                     let services = state
@@ -201,8 +173,7 @@ pub(super) async fn run(
                     }))
                 },
             )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            .await
         }
         AppCommand::Change { id, command } => {
             if matches!(
@@ -215,17 +186,10 @@ pub(super) async fn run(
                 ));
             }
             let stream = id.stream_id();
-            let decided = decide::<ChangeState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Required("change"),
-                |_, _| Ok(command.clone()),
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ChangeState>(&call, stream, Existing::Required("change"), |_, _| {
+                Ok(command.clone())
+            })
+            .await
         }
         AppCommand::CreateFreeze {
             id,
@@ -235,49 +199,36 @@ pub(super) async fn run(
         } => {
             let id = id.unwrap_or_else(|| FreezeId::new(Ulid::new()));
             let stream = id.stream_id();
-            let decided =
-                decide::<FreezeState>(app, who, meta, key, &stream, Existing::Creates, |_, _| {
-                    Ok(FreezeCommand::Create(CreateFreeze {
-                        id,
-                        window,
-                        scope: scope.clone(),
-                        reason: reason.clone(),
-                    }))
-                })
-                .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<FreezeState>(&call, stream, Existing::Creates, |_, _| {
+                Ok(FreezeCommand::Create(CreateFreeze {
+                    id,
+                    window,
+                    scope: scope.clone(),
+                    reason: reason.clone(),
+                }))
+            })
+            .await
         }
         AppCommand::CancelFreeze { id, reason } => {
             let stream = id.stream_id();
-            let decided = decide::<FreezeState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Required("freeze"),
-                |_, _| {
-                    Ok(FreezeCommand::Cancel(CancelFreeze {
-                        reason: reason.clone(),
-                    }))
-                },
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<FreezeState>(&call, stream, Existing::Required("freeze"), |_, _| {
+                Ok(FreezeCommand::Cancel(CancelFreeze {
+                    reason: reason.clone(),
+                }))
+            })
+            .await
         }
         AppCommand::CreateReview { id, incident } => {
             let id = id.unwrap_or_else(|| ReviewId::new(Ulid::new()));
             let stream = id.stream_id();
             let facts = incident_facts(app, incident).await?;
-            let decided =
-                decide::<ReviewState>(app, who, meta, key, &stream, Existing::Creates, |_, _| {
-                    Ok(ReviewCommand::Create {
-                        id,
-                        incident: facts.clone(),
-                    })
+            decide_outcome::<ReviewState>(&call, stream, Existing::Creates, |_, _| {
+                Ok(ReviewCommand::Create {
+                    id,
+                    incident: facts.clone(),
                 })
-                .await?;
-            Ok(outcome_of(app, stream, &decided))
+            })
+            .await
         }
         AppCommand::Review { id, command } => {
             if matches!(command, ReviewCommand::Create { .. }) {
@@ -287,19 +238,40 @@ pub(super) async fn run(
                 ));
             }
             let stream = id.stream_id();
-            let decided = decide::<ReviewState>(
-                app,
-                who,
-                meta,
-                key,
-                &stream,
-                Existing::Required("review"),
-                |_, _| Ok(command.clone()),
-            )
-            .await?;
-            Ok(outcome_of(app, stream, &decided))
+            decide_outcome::<ReviewState>(&call, stream, Existing::Required("review"), |_, _| {
+                Ok(command.clone())
+            })
+            .await
         }
     }
+}
+
+/// Who runs which command, with which idempotency key.
+struct Call<'a> {
+    app: &'a AppService,
+    who: &'a Principal,
+    meta: &'a CommandMeta,
+    key: &'a str,
+}
+
+/// [`decide`], answered with the stream's [`CommandOutcome`] (the commands with no follow-up).
+async fn decide_outcome<A: Aggregate>(
+    call: &Call<'_>,
+    stream_id: String,
+    existing: Existing,
+    make: impl Fn(&A, &Context) -> Result<A::Command, AppError>,
+) -> Result<CommandOutcome, AppError>
+where
+    A::Command: Clone,
+{
+    let Call {
+        app,
+        who,
+        meta,
+        key,
+    } = *call;
+    let decided = decide::<A>(app, who, meta, key, &stream_id, existing, make).await?;
+    Ok(outcome_of(app, stream_id, &decided))
 }
 
 /// Loads, decides and appends on one stream, re-deciding after a lost race
