@@ -117,6 +117,12 @@ impl<'a> Segment<'a> {
         Ok(segment)
     }
 
+    /// A view of `bytes` that [`Segment::parse`] already accepted with `count` records
+    /// (no second walk over the offsets).
+    pub(crate) fn trusted(bytes: &'a [u8], count: usize) -> Self {
+        Segment { bytes, count }
+    }
+
     /// How many records it holds.
     pub fn len(&self) -> usize {
         self.count
@@ -143,8 +149,8 @@ impl<'a> Segment<'a> {
     }
 
     /// All records in order.
-    pub fn records(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        (0..self.count).filter_map(|i| self.record(i))
+    pub fn records(self) -> impl Iterator<Item = &'a [u8]> {
+        (0..self.count).filter_map(move |i| self.record(i))
     }
 
     fn end(&self, index: usize) -> usize {

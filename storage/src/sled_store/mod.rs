@@ -235,7 +235,7 @@ fn read_tail(tree: &sled::Db) -> Result<Tail, StoreError> {
     let Some(segment) = segments::last_segment(tree)? else {
         return Ok((0, GENESIS_HASH));
     };
-    let position = segment.first + segment.parse()?.len() as u64 - 1;
+    let position = segment.end() - 1;
     let record = segment.record(position)?;
     let parts = codec::split_record(record).map_err(|e| StoreError::Corrupt {
         position,
@@ -259,14 +259,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| join_error(&e))?
 }
 
-/// Decode the record stored under `key`/`value`, as an error naming its position.
-fn decode_at(position: u64, value: &[u8]) -> Result<RecordedEvent, StoreError> {
-    codec::decode_record(value).map_err(|e| StoreError::Corrupt {
-        position,
-        reason: e.to_string(),
-    })
-}
-
 /// Up to `max` committed events from `from` (on the blocking pool).
 pub(crate) async fn read_all_blocking(
     shared: Arc<Shared>,
@@ -287,12 +279,12 @@ fn read_all_sync(shared: &Shared, from: u64, max: usize) -> Result<Vec<RecordedE
     }
     let segments = segments::covering(&shared.tree, from, end)?;
     if end - from < PARALLEL_DECODE_MIN_EVENTS || segments.len() < 2 {
-        return segments::decode_range(&segments, from, end, decode_at);
+        return segments::decode_range(&segments, from, end);
     }
     let (front, back) = segments.split_at(segments.len() / 2);
     let (events, rest) = std::thread::scope(|scope| {
-        let back = scope.spawn(|| segments::decode_range(back, from, end, decode_at));
-        let front = segments::decode_range(front, from, end, decode_at);
+        let back = scope.spawn(|| segments::decode_range(back, from, end));
+        let front = segments::decode_range(front, from, end);
         (front, back.join())
     });
     // The front half's error (an earlier position) is the one to report.
@@ -351,7 +343,7 @@ fn read_stream_sync(
         }
         // Consecutive versions of a stream often share a segment: look it up once.
         let cached = match segment.take() {
-            Some(s) if s.first <= position && s.record(position).is_ok() => s,
+            Some(s) if s.holds(position) => s,
             _ => segments::segment_holding(&shared.tree, position)?.ok_or_else(|| {
                 StoreError::Corrupt {
                     position,
@@ -359,7 +351,7 @@ fn read_stream_sync(
                 }
             })?,
         };
-        events.push(decode_at(position, cached.record(position)?)?);
+        events.push(segments::decode_at(position, cached.record(position)?)?);
         segment = Some(cached);
     }
     Ok(events)

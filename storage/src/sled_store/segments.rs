@@ -2,14 +2,18 @@
 
 use sled::IVec;
 
+use crate::codec;
 use crate::error::StoreError;
+use crate::event::RecordedEvent;
 use crate::layout;
 use crate::segment::Segment;
 
-/// A stored segment with the position of its first record.
+/// A stored segment, checked once when read, with the position of its first record.
 pub(crate) struct StoredSegment {
     /// Position of its first record.
     pub(crate) first: u64,
+    /// How many records it holds (at least one).
+    len: u64,
     bytes: IVec,
 }
 
@@ -19,33 +23,54 @@ impl StoredSegment {
             position: 0,
             reason: "malformed segment key".into(),
         })?;
-        Ok(StoredSegment { first, bytes })
+        let len = Segment::parse(&bytes)
+            .map_err(|e| StoreError::Corrupt {
+                position: first,
+                reason: format!("bad segment: {e}"),
+            })?
+            .len() as u64;
+        Ok(StoredSegment { first, len, bytes })
     }
 
-    /// Its parsed view (header and offsets checked).
-    pub(crate) fn parse(&self) -> Result<Segment<'_>, StoreError> {
-        Segment::parse(&self.bytes).map_err(|e| StoreError::Corrupt {
-            position: self.first,
-            reason: format!("bad segment: {e}"),
-        })
+    /// Position after its last record.
+    pub(crate) fn end(&self) -> u64 {
+        self.first + self.len
     }
 
     /// Whether `position` falls inside it.
-    fn holds(&self, position: u64) -> Result<bool, StoreError> {
-        let len = self.parse()?.len() as u64;
-        Ok(self.first <= position && position < self.first + len)
+    pub(crate) fn holds(&self, position: u64) -> bool {
+        (self.first..self.end()).contains(&position)
     }
 
-    /// The bytes of the record at `position` (which it must hold).
-    pub(crate) fn record(&self, position: u64) -> Result<&[u8], StoreError> {
-        let index = usize::try_from(position.saturating_sub(self.first)).unwrap_or(usize::MAX);
-        self.parse()?
-            .record(index)
-            .ok_or_else(|| StoreError::Corrupt {
-                position,
-                reason: "record missing".into(),
-            })
+    fn view(&self) -> Segment<'_> {
+        Segment::trusted(&self.bytes, self.len as usize)
     }
+
+    /// The bytes of the record at `position`.
+    pub(crate) fn record(&self, position: u64) -> Result<&[u8], StoreError> {
+        let index = usize::try_from(position.wrapping_sub(self.first)).unwrap_or(usize::MAX);
+        let missing = || StoreError::Corrupt {
+            position,
+            reason: "record missing".into(),
+        };
+        if !self.holds(position) {
+            return Err(missing());
+        }
+        self.view().record(index).ok_or_else(missing)
+    }
+
+    /// Its records with their positions, in order.
+    fn records(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        (self.first..).zip(self.view().records())
+    }
+}
+
+/// Decode the record stored at `position`, as an error naming that position.
+pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
+    codec::decode_record(bytes).map_err(|e| StoreError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })
 }
 
 /// The segment holding `position`, if any is stored.
@@ -61,25 +86,7 @@ pub(crate) fn segment_holding(
         return Ok(None);
     };
     let segment = StoredSegment::from_entry(&key, bytes)?;
-    Ok(segment.holds(position)?.then_some(segment))
-}
-
-/// The segments holding positions `from..end`, in order (the first may start before `from`).
-pub(crate) fn segments_from(
-    tree: &sled::Db,
-    from: u64,
-    end: u64,
-) -> Result<impl Iterator<Item = Result<StoredSegment, StoreError>>, StoreError> {
-    let start = match segment_holding(tree, from)? {
-        Some(segment) => segment.first,
-        None => from,
-    };
-    Ok(tree
-        .range(layout::segment_key(start)..layout::segment_key(end))
-        .map(|entry| {
-            let (key, bytes) = entry?;
-            StoredSegment::from_entry(&key, bytes)
-        }))
+    Ok(segment.holds(position).then_some(segment))
 }
 
 /// The last stored segment, if any.
@@ -98,10 +105,10 @@ pub(crate) fn last_segment(tree: &sled::Db) -> Result<Option<StoredSegment>, Sto
 /// evicts from it) once 64 accesses have queued up there. A scan over segments touches few,
 /// large leaf pages (17 segments of up to 6 KiB each), so during a replay no shard's queue
 /// fills and every page read stays in memory: the whole log, whatever the cache bound
-/// (measured: 1M events held ~235 MB after one `read_all` pass with an 8 MiB cache). After
-/// each leaf's worth of segments the scan reads its last key this many times, which fills
-/// that page's queue, so its shard evicts down to its share of the cache bound (measured:
-/// ~12 MB held after the same pass). It costs about 0.1 us per event read.
+/// (measured: 1M events held ~235 MB more than just after opening, after one `read_all`
+/// pass with an 8 MiB cache). After each leaf's worth of segments the scan reads its last
+/// key this many times, which fills that page's queue, so its shard evicts down to its
+/// share of the cache bound (measured: ~27 MB more than just after opening, same pass).
 const LRU_QUEUE_TOUCHES: usize = 64;
 /// Segments per sled leaf page (sled 0.34 splits a leaf with more than 16 entries).
 const SEGMENTS_PER_LEAF: u64 = 16;
@@ -115,27 +122,31 @@ fn let_the_cache_evict(tree: &sled::Db, segment: &StoredSegment) -> Result<(), S
     Ok(())
 }
 
-/// The segments covering positions `from..end`, checked to leave no position out (a gap is
-/// [`StoreError::Corrupt`] "record missing" at its first position).
-pub(crate) fn covering(
+/// Visit, in order, the segments holding positions `from..end` (the first may start before
+/// `from`, the last end after `end`); a position no segment holds is [`StoreError::Corrupt`]
+/// "record missing" at that position. Lets sled's cache evict as it goes.
+fn walk_covering(
     tree: &sled::Db,
     from: u64,
     end: u64,
-) -> Result<Vec<StoredSegment>, StoreError> {
-    let mut covered = Vec::new();
+    mut visit: impl FnMut(StoredSegment) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let start = segment_holding(tree, from)?.map_or(from, |segment| segment.first);
     let mut next = from;
-    for (seen, segment) in (1u64..).zip(segments_from(tree, from, end)?) {
-        let segment = segment?;
+    let stored = tree.range(layout::segment_key(start)..layout::segment_key(end));
+    for (seen, entry) in (1u64..).zip(stored) {
+        let (key, bytes) = entry?;
+        let segment = StoredSegment::from_entry(&key, bytes)?;
         if seen % SEGMENTS_PER_LEAF == 0 {
             let_the_cache_evict(tree, &segment)?;
         }
         if segment.first > next {
             break;
         }
-        next = next.max(segment.first + segment.parse()?.len() as u64);
-        covered.push(segment);
+        next = next.max(segment.end());
+        visit(segment)?;
         if next >= end {
-            return Ok(covered);
+            return Ok(());
         }
     }
     Err(StoreError::Corrupt {
@@ -144,20 +155,30 @@ pub(crate) fn covering(
     })
 }
 
+/// The segments holding positions `from..end` (see [`walk_covering`]).
+pub(crate) fn covering(
+    tree: &sled::Db,
+    from: u64,
+    end: u64,
+) -> Result<Vec<StoredSegment>, StoreError> {
+    let mut covered = Vec::new();
+    walk_covering(tree, from, end, |segment| {
+        covered.push(segment);
+        Ok(())
+    })?;
+    Ok(covered)
+}
+
 /// Decode the records at positions `from..end` held by `segments` (from [`covering`]).
 pub(crate) fn decode_range(
     segments: &[StoredSegment],
     from: u64,
     end: u64,
-    decode: impl Fn(u64, &[u8]) -> Result<crate::RecordedEvent, StoreError>,
-) -> Result<Vec<crate::RecordedEvent>, StoreError> {
+) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut events = Vec::new();
-    for segment in segments {
-        let parsed = segment.parse()?;
-        for (position, bytes) in (segment.first..).zip(parsed.records()) {
-            if (from..end).contains(&position) {
-                events.push(decode(position, bytes)?);
-            }
+    for (position, bytes) in segments.iter().flat_map(StoredSegment::records) {
+        if (from..end).contains(&position) {
+            events.push(decode_at(position, bytes)?);
         }
     }
     Ok(events)
@@ -171,32 +192,12 @@ pub(crate) fn for_each_record(
     end: u64,
     mut visit: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut next = from;
-    for (seen, segment) in (1u64..).zip(segments_from(tree, from, end)?) {
-        let segment = segment?;
-        if seen % SEGMENTS_PER_LEAF == 0 {
-            let_the_cache_evict(tree, &segment)?;
-        }
-        if segment.first > next {
-            break;
-        }
-        let parsed = segment.parse()?;
-        for (position, bytes) in (segment.first..).zip(parsed.records()) {
-            if position < next {
-                continue;
+    walk_covering(tree, from, end, |segment| {
+        for (position, bytes) in segment.records() {
+            if (from..end).contains(&position) {
+                visit(position, bytes)?;
             }
-            if position >= end {
-                return Ok(());
-            }
-            visit(position, bytes)?;
-            next = position + 1;
         }
-    }
-    if next < end {
-        return Err(StoreError::Corrupt {
-            position: next,
-            reason: "record missing".into(),
-        });
-    }
-    Ok(())
+        Ok(())
+    })
 }
