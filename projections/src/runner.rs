@@ -323,10 +323,14 @@ impl<'a> ReadAhead<'a> {
         }
     }
 
-    /// Drops the pages in flight.
-    fn cancel(&mut self) {
+    /// Waits for the pages in flight and drops them. They are not aborted: a
+    /// page's blocking read cannot be stopped and holds the store (and its
+    /// directory lock) until it ends, so a caller that closes the store after
+    /// catching up would otherwise race with it and could not reopen the
+    /// directory. The pages read at or past the end of the log, so they are quick.
+    async fn discard(&mut self) {
         for (_, page) in self.pages.drain(..) {
-            page.abort();
+            let _ = page.await;
         }
     }
 
@@ -341,7 +345,7 @@ impl<'a> ReadAhead<'a> {
         } else {
             // A short page is the end of the log for now: pages requested
             // after it may have raced with new appends, so read on after it.
-            self.cancel();
+            self.discard().await;
             if let Some(last) = events.last() {
                 self.next_from = last.position + 1;
                 self.fill();

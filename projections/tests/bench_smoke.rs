@@ -22,3 +22,22 @@ async fn projection_bench_reports_every_figure_for_the_generated_log() {
         assert!(json.get(key).is_some(), "{key}");
     }
 }
+
+/// A replay reads pages ahead; once it returns and the store is stopped, no
+/// read may still hold the store, so the same process can open it again at once.
+#[tokio::test]
+async fn replay_leaves_no_read_holding_the_store_once_it_returns() {
+    use opsledger_projections::bench::{generate_bench_log, measure_replay};
+    use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+    let root = tempfile::tempdir().unwrap();
+    let log_dir = root.path().join("log");
+    generate_bench_log(&log_dir, 1_000).await.unwrap();
+    for round in 0..20 {
+        let snap_dir = root.path().join(format!("snap-{round}"));
+        measure_replay(&log_dir, &snap_dir).await.unwrap();
+        let store = SledEventStore::open(&log_dir, StoreConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        store.flush_and_stop().await.unwrap();
+    }
+}
