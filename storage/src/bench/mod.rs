@@ -16,7 +16,7 @@ use ulid::Ulid;
 
 use crate::error::StoreError;
 use crate::event::{AppendRequest, ExpectedVersion, NewEvent};
-use crate::sled_store::{SledEventStore, StoreConfig};
+use crate::sled_store::{SledEventStore, StoreConfig, WriterStats};
 use crate::store::EventStore;
 
 pub mod raw;
@@ -71,6 +71,41 @@ impl PerWriters {
     }
 }
 
+/// Average milliseconds per group commit spent in each of the writer's phases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct GroupPhasesMs {
+    /// Waiting for a first append with nothing queued.
+    pub wait: f64,
+    /// Checking and staging the appends (idempotency, versions, encoding, hashing).
+    pub stage: f64,
+    /// Building segments and applying the batch to sled in memory.
+    pub apply: f64,
+    /// sled's own flush.
+    pub sled_flush: f64,
+    /// The extra fdatasync of sled's data file.
+    pub fdatasync: f64,
+    /// Answering callers and publishing to subscribers.
+    pub answer: f64,
+    /// Kilobytes sled's flush wrote (records, index keys, sled's own pages).
+    pub sled_flushed_kb: f64,
+}
+
+impl GroupPhasesMs {
+    /// Per-group averages of the writer's counters.
+    pub fn of(stats: &WriterStats) -> Self {
+        let per_group = |ns: u64| ns as f64 / stats.groups.max(1) as f64 / 1e6;
+        GroupPhasesMs {
+            wait: per_group(stats.wait_ns),
+            stage: per_group(stats.stage_ns),
+            apply: per_group(stats.apply_ns),
+            sled_flush: per_group(stats.flush_ns),
+            fdatasync: per_group(stats.fdatasync_ns),
+            answer: per_group(stats.answer_ns),
+            sled_flushed_kb: stats.flushed_bytes as f64 / stats.groups.max(1) as f64 / 1024.0,
+        }
+    }
+}
+
 /// The benchmark's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StorageBenchReport {
@@ -90,10 +125,8 @@ pub struct StorageBenchReport {
     pub raw_flush_each_per_s: f64,
     /// Plain sled inserts per second with flush + fdatasync after every 64.
     pub raw_flush_64_per_s: f64,
-    /// Average time of the extra fdatasync per group (64 writers), milliseconds.
-    pub fdatasync_per_group_ms: f64,
-    /// Average time of sled's own flush per group (64 writers), milliseconds.
-    pub sled_flush_per_group_ms: f64,
+    /// Where a group commit's time goes with 64 writers (averages per group).
+    pub group_phases_ms_64: GroupPhasesMs,
     /// Durable appends per second with 64 writers and the extra fdatasync turned off.
     pub appends_per_s_64_without_fdatasync: f64,
     /// Events appended per concurrency level.
@@ -119,8 +152,7 @@ pub async fn run_storage_bench(
         replay_warm_events_per_s: 0.0,
         raw_flush_each_per_s: 0.0,
         raw_flush_64_per_s: 0.0,
-        fdatasync_per_group_ms: 0.0,
-        sled_flush_per_group_ms: 0.0,
+        group_phases_ms_64: GroupPhasesMs::default(),
         appends_per_s_64_without_fdatasync: 0.0,
         events,
         replay_events: events.max(MIN_REPLAY_EVENTS),
@@ -132,8 +164,7 @@ pub async fn run_storage_bench(
         report.append_p50_ms.set(writers, run.p50_ms);
         report.append_p99_ms.set(writers, run.p99_ms);
         report.appends_per_group.set(writers, run.per_group);
-        report.fdatasync_per_group_ms = run.fdatasync_per_group_ms;
-        report.sled_flush_per_group_ms = run.flush_per_group_ms;
+        report.group_phases_ms_64 = run.phases;
     }
     let no_fsync = StoreConfig {
         fsync_data_file: false,
@@ -167,8 +198,7 @@ struct AppendRun {
     p50_ms: f64,
     p99_ms: f64,
     per_group: f64,
-    fdatasync_per_group_ms: f64,
-    flush_per_group_ms: f64,
+    phases: GroupPhasesMs,
 }
 
 /// A ~300-byte one-or-more-event append on `stream_id` with a fresh command id.
@@ -209,8 +239,7 @@ async fn run_appends(
         p50_ms: figures.p50_ms,
         p99_ms: figures.p99_ms,
         per_group: stats.appends as f64 / groups,
-        fdatasync_per_group_ms: stats.fdatasync_ns as f64 / groups / 1e6,
-        flush_per_group_ms: stats.flush_ns as f64 / groups / 1e6,
+        phases: GroupPhasesMs::of(&stats),
     })
 }
 
@@ -386,10 +415,18 @@ impl fmt::Display for StorageBenchReport {
             "64 writers without the extra fdatasync: {:.0} appends/s",
             self.appends_per_s_64_without_fdatasync
         )?;
+        let phases = &self.group_phases_ms_64;
         writeln!(
             f,
-            "per group (64 writers): sled flush {:.3} ms, extra fdatasync {:.3} ms",
-            self.sled_flush_per_group_ms, self.fdatasync_per_group_ms
+            "per group (64 writers), ms: wait {:.3}, stage {:.3}, apply {:.3}, sled flush {:.3}, \
+             extra fdatasync {:.3}, answer {:.3}; sled wrote {:.1} KB",
+            phases.wait,
+            phases.stage,
+            phases.apply,
+            phases.sled_flush,
+            phases.fdatasync,
+            phases.answer,
+            phases.sled_flushed_kb
         )?;
         writeln!(
             f,
@@ -432,8 +469,7 @@ mod tests {
             replay_warm_events_per_s: 3.5,
             raw_flush_each_per_s: 4.0,
             raw_flush_64_per_s: 5.0,
-            fdatasync_per_group_ms: 0.0,
-            sled_flush_per_group_ms: 0.0,
+            group_phases_ms_64: GroupPhasesMs::default(),
             appends_per_s_64_without_fdatasync: 0.0,
             events: 10,
             replay_events: 10,

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
 use crate::codec::{self, CommandRecord, HASH_LEN};
@@ -108,7 +109,15 @@ impl Writer {
         &mut self,
         rx: &mut mpsc::Receiver<WriterMsg>,
     ) -> Option<oneshot::Sender<Result<(), StoreError>>> {
-        while let Some(first) = rx.blocking_recv() {
+        loop {
+            let waiting = Instant::now();
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
+            let staging = Instant::now();
+            self.shared
+                .stats
+                .record_phase(Phase::Wait, staging - waiting);
             let mut group = Group::default();
             let mut stop = None;
             let mut msg = Some(first);
@@ -127,6 +136,9 @@ impl Writer {
                     msg = rx.try_recv().ok();
                 }
             }
+            self.shared
+                .stats
+                .record_phase(Phase::Stage, staging.elapsed());
             if !self.commit(group) {
                 return stop;
             }
@@ -262,15 +274,14 @@ impl Writer {
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
     fn commit(&mut self, group: Group) -> bool {
         let Group {
-            mut batch,
+            batch,
             events,
             records,
             replies,
             ..
         } = group;
         if !events.is_empty() {
-            add_segments(&mut batch, &events, &records);
-            if let Err(reason) = self.write_durably(batch) {
+            if let Err(reason) = self.write_durably(batch, &events, &records) {
                 tracing::error!(%reason, "event store write failed; it stops taking writes");
                 self.shared.set_stopped(&reason);
                 for (reply, _) in replies {
@@ -284,6 +295,7 @@ impl Writer {
                 .committed
                 .store(self.next_position, Ordering::Release);
         }
+        let answering = Instant::now();
         self.shared
             .stats
             .record_group(replies.len() as u64, events.len() as u64);
@@ -293,20 +305,34 @@ impl Writer {
         if !events.is_empty() {
             let _ = self.events_tx.send(Arc::from(events));
         }
+        self.shared
+            .stats
+            .record_phase(Phase::Answer, answering.elapsed());
         true
     }
 
-    /// apply_batch + flush + fdatasync; the error says which step failed.
-    fn write_durably(&mut self, batch: sled::Batch) -> Result<(), String> {
+    /// Segments + apply_batch + flush + fdatasync; the error says which step failed.
+    fn write_durably(
+        &mut self,
+        mut batch: sled::Batch,
+        events: &[RecordedEvent],
+        records: &[Vec<u8>],
+    ) -> Result<(), String> {
         self.shared
             .fault_check()
             .map_err(|e| format!("injected failure: {e}"))?;
+        let applying = Instant::now();
+        add_segments(&mut batch, events, records);
         self.shared
             .tree
             .apply_batch(batch)
             .map_err(|e| format!("sled apply_batch failed: {e}"))?;
         let started = Instant::now();
         self.shared
+            .stats
+            .record_phase(Phase::Apply, started - applying);
+        let flushed_bytes = self
+            .shared
             .tree
             .flush()
             .map_err(|e| format!("sled flush failed: {e}"))?;
@@ -318,7 +344,7 @@ impl Writer {
         }
         self.shared
             .stats
-            .record_sync(flushed - started, flushed.elapsed());
+            .record_sync(flushed - started, flushed_bytes, flushed.elapsed());
         Ok(())
     }
 }
