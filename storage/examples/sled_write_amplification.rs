@@ -54,7 +54,10 @@ fn stream_keys(batch: &mut sled::Batch, group: u64) {
 /// 64 command keys (ULID strings) with a ~60-byte record each.
 fn command_keys(batch: &mut sled::Batch) {
     for _ in 0..64 {
-        batch.insert(format!("c/{}", ulid::Ulid::new()).into_bytes(), vec![7u8; 60]);
+        batch.insert(
+            format!("c/{}", ulid::Ulid::new()).into_bytes(),
+            vec![7u8; 60],
+        );
     }
 }
 

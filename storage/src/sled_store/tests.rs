@@ -57,3 +57,29 @@ async fn flush_and_stop_twice_is_fine() {
     store.flush_and_stop().await.unwrap();
     store.flush_and_stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn writer_stats_account_every_phase_of_a_group_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledEventStore::open(dir.path(), StoreConfig::default())
+        .await
+        .unwrap();
+    for n in 0..3 {
+        store.append(request(&format!("c{n}"))).await.unwrap();
+    }
+    let stats = store.writer_stats();
+    assert_eq!((stats.appends, stats.events), (3, 3));
+    assert!(stats.groups >= 1 && stats.groups <= 3, "{stats:?}");
+    for (phase, ns) in [
+        ("stage", stats.stage_ns),
+        ("apply", stats.apply_ns),
+        ("flush", stats.flush_ns),
+        ("fdatasync", stats.fdatasync_ns),
+        ("answer", stats.answer_ns),
+    ] {
+        assert!(ns > 0, "{phase} not accounted: {stats:?}");
+    }
+    // Each record is over 80 bytes (its two hashes alone are 64); sled logs it and its keys.
+    assert!(stats.flushed_bytes >= 3 * 80, "{stats:?}");
+    store.flush_and_stop().await.unwrap();
+}
