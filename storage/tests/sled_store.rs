@@ -123,17 +123,9 @@ async fn second_open_of_the_same_directory_is_locked() {
 #[tokio::test]
 async fn flipping_a_byte_of_a_stored_event_makes_verify_fail_at_that_position() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    for i in 0..6 {
-        store
-            .append(request("a", ExpectedVersion::Any, &format!("c{i}")))
-            .await
-            .unwrap();
-    }
-    close(store).await;
+    closed_store_of_single_appends(dir.path(), 6).await;
     {
         let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
-        // One append at a time: every event is the only record of its own segment.
         let mut bytes = db.get(segment_key(3)).unwrap().unwrap().to_vec();
         let record = Segment::parse(&bytes).unwrap().record_range(0).unwrap();
         let in_payload = record.end - 65; // last payload byte, before prev_hash and hash
@@ -154,17 +146,9 @@ async fn flipping_a_byte_of_a_stored_event_makes_verify_fail_at_that_position() 
 #[tokio::test]
 async fn removing_a_record_makes_verify_report_the_gap() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    for i in 0..4 {
-        store
-            .append(request("a", ExpectedVersion::Any, &format!("c{i}")))
-            .await
-            .unwrap();
-    }
-    close(store).await;
+    closed_store_of_single_appends(dir.path(), 4).await;
     {
         let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
-        // One append at a time: every event is the only record of its own segment.
         db.remove(segment_key(1))
             .unwrap()
             .expect("a segment starting at 1");
@@ -176,6 +160,19 @@ async fn removing_a_record_makes_verify_report_the_gap() {
         (report.first_bad_position, report.reason.as_deref()),
         (Some(1), Some("record missing"))
     );
+}
+
+/// A closed store in `dir` with `appends` one-event appends to stream "a", each
+/// committed alone: every event is the only record of its own segment.
+async fn closed_store_of_single_appends(dir: &std::path::Path, appends: usize) {
+    let store = open(dir).await;
+    for i in 0..appends {
+        store
+            .append(request("a", ExpectedVersion::Any, &format!("c{i}")))
+            .await
+            .unwrap();
+    }
+    close(store).await;
 }
 
 /// One append of `count` events of `payload_bytes` each to `stream`.
