@@ -464,9 +464,11 @@ impl EventStore for SledEventStore {
     async fn flush_and_stop(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let result = match self.writer_tx.send(WriterMsg::Stop(reply)).await {
-            Ok(()) => answer
-                .await
-                .unwrap_or_else(|_| Err(self.shared.writes_stopped())),
+            Ok(()) => match answer.await {
+                Ok(result) => result,
+                Err(_) if self.shared.stopped_gracefully() => Ok(()),
+                Err(_) => Err(self.shared.writes_stopped()),
+            },
             Err(_) if self.shared.stopped_gracefully() => Ok(()),
             Err(_) => Err(self.shared.writes_stopped()),
         };

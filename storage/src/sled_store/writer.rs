@@ -88,19 +88,22 @@ impl Writer {
     /// Run until stopped, the store is dropped, or a write fails.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
         let stop_reply = self.serve(&mut rx);
-        let result = if let Some(reason) = self.shared.stop_reason() {
-            rx.close();
-            while let Ok(msg) = rx.try_recv() {
-                reject(msg, &reason);
-            }
-            Err(StoreError::WritesStopped { reason })
-        } else {
+        let failure = self.shared.stop_reason();
+        if failure.is_none() {
             self.shared.set_stopped(super::GRACEFUL_STOP);
-            Ok(())
-        };
+        }
+        // Closed before the stop is answered, so a message sent after that answer
+        // fails to send at once; the ones already queued get their answer here.
+        rx.close();
+        while let Ok(msg) = rx.try_recv() {
+            answer_after_stop(msg, failure.as_deref());
+        }
         drop(self);
         if let Some(reply) = stop_reply {
-            let _ = reply.send(result);
+            let _ = reply.send(match failure {
+                Some(reason) => Err(StoreError::WritesStopped { reason }),
+                None => Ok(()),
+            });
         }
     }
 
@@ -357,17 +360,18 @@ fn add_segments(batch: &mut sled::Batch, events: &[RecordedEvent], records: &[Ve
     }
 }
 
-/// Answer a message that arrived after the writer stopped.
-fn reject(msg: WriterMsg, reason: &str) {
-    let err = StoreError::WritesStopped {
-        reason: reason.to_owned(),
+/// Answer a message that arrived after the writer stopped: an append is refused;
+/// a stop succeeds if the writer stopped gracefully (`failure` is `None`).
+fn answer_after_stop(msg: WriterMsg, failure: Option<&str>) {
+    let stopped = || StoreError::WritesStopped {
+        reason: failure.unwrap_or(super::GRACEFUL_STOP).to_owned(),
     };
     match msg {
         WriterMsg::Append(_, reply) => {
-            let _ = reply.send(Err(err));
+            let _ = reply.send(Err(stopped()));
         }
         WriterMsg::Stop(reply) => {
-            let _ = reply.send(Err(err));
+            let _ = reply.send(failure.map_or(Ok(()), |_| Err(stopped())));
         }
     }
 }
