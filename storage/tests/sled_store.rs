@@ -120,6 +120,34 @@ async fn second_open_of_the_same_directory_is_locked() {
     assert_eq!(again.head_position(), None);
 }
 
+/// A stopped store lives on while something still holds it (here a subscription
+/// its consumer drops 100 ms later): an open of the same directory in this process
+/// waits for it to go instead of failing with `Locked`.
+#[tokio::test]
+async fn a_stopped_store_still_held_by_a_subscriber_is_waited_for_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    closed_store_of_single_appends(dir.path(), 3).await;
+    let store = open(dir.path()).await;
+    let subscription = store.subscribe(0);
+    close(store).await;
+    let consumer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(subscription);
+    });
+    let reopened = SledEventStore::open(dir.path(), StoreConfig::default())
+        .await
+        .expect("the stopped store's directory once its subscriber let go");
+    assert_eq!(reopened.head_position(), Some(2));
+    consumer.await.unwrap();
+    // A running store is still exclusive, at once.
+    match SledEventStore::open(dir.path(), StoreConfig::default()).await {
+        Err(StoreError::Locked { .. }) => {}
+        Err(other) => panic!("expected Locked, got {other:?}"),
+        Ok(_) => panic!("expected Locked, got a second store"),
+    }
+    close(reopened).await;
+}
+
 #[tokio::test]
 async fn flipping_a_byte_of_a_stored_event_makes_verify_fail_at_that_position() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 //! (durable) events.
 
 mod dir;
+mod release;
 mod segments;
 mod stats;
 mod subscription;
@@ -69,8 +70,10 @@ pub(crate) struct Shared {
     stats: StatsCounters,
     #[cfg(test)]
     fail_writes: std::sync::atomic::AtomicBool,
-    /// Dropped last: the directory stays locked while sled is open.
+    /// Dropped after sled: the directory stays locked while sled is open.
     _lock: File,
+    /// Dropped after the lock: marks a stopped store's directory as still held until then.
+    release: release::ReleaseMark,
 }
 
 impl Shared {
@@ -126,7 +129,9 @@ impl SledEventStore {
     /// Open (or create) the store in `dir`, which it owns entirely.
     ///
     /// Takes the directory's exclusive lock ([`StoreError::Locked`] if another
-    /// process has it), removes half-written sled snapshots, opens sled with a
+    /// process or a running store of this one has it; a store of this process
+    /// that was stopped with `flush_and_stop` and is still going away is waited
+    /// for, up to 5 s), removes half-written sled snapshots, opens sled with a
     /// bounded cache and restores the log's head and chain tail from disk.
     pub async fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
@@ -180,7 +185,14 @@ fn open_blocking(
     dir: &Path,
     config: &StoreConfig,
 ) -> Result<(Arc<Shared>, File, Tail), StoreError> {
-    let lock = dir::lock_directory(dir)?;
+    let lock = match dir::lock_directory(dir) {
+        Err(StoreError::Locked { .. }) => {
+            // Perhaps a store of this process that was just stopped and is going away.
+            release::wait_while_stopped_store_holds(dir, release::RELEASE_WAIT);
+            dir::lock_directory(dir)?
+        }
+        other => other?,
+    };
     let sled_dir = dir.join(layout::SLED_DIR);
     dir::remove_half_written_snapshots(&sled_dir)?;
     let tree = sled::Config::new()
@@ -200,6 +212,7 @@ fn open_blocking(
         #[cfg(test)]
         fail_writes: std::sync::atomic::AtomicBool::new(false),
         _lock: lock,
+        release: release::ReleaseMark::default(),
     });
     Ok((shared, data_file, tail))
 }
@@ -478,6 +491,9 @@ impl EventStore for SledEventStore {
             .take();
         let shared = self.shared.clone();
         blocking(move || Ok(shared.tree.flush().map(|_| ())?)).await?;
+        if self.shared.stopped_gracefully() {
+            self.shared.release.stopped(&self.dir);
+        }
         result
     }
 }
