@@ -34,10 +34,11 @@ async fn replay_leaves_no_read_holding_the_store_once_it_returns() {
     generate_bench_log(&log_dir, 1_000).await.unwrap();
     for round in 0..20 {
         let snap_dir = root.path().join(format!("snap-{round}"));
-        measure_replay(&log_dir, &snap_dir).await.unwrap();
+        let replayed = measure_replay(&log_dir, &snap_dir).await.unwrap();
         let store = SledEventStore::open(&log_dir, StoreConfig::default())
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(store.head_position(), Some(replayed.events - 1));
         store.flush_and_stop().await.unwrap();
     }
 }

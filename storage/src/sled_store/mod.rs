@@ -476,15 +476,18 @@ impl EventStore for SledEventStore {
 
     async fn flush_and_stop(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        let result = match self.writer_tx.send(WriterMsg::Stop(reply)).await {
-            Ok(()) => match answer.await {
-                Ok(result) => result,
-                Err(_) if self.shared.stopped_gracefully() => Ok(()),
-                Err(_) => Err(self.shared.writes_stopped()),
-            },
-            Err(_) if self.shared.stopped_gracefully() => Ok(()),
-            Err(_) => Err(self.shared.writes_stopped()),
+        let answered = match self.writer_tx.send(WriterMsg::Stop(reply)).await {
+            Ok(()) => answer.await.ok(),
+            Err(_) => None,
         };
+        // No answer: the writer had already ended, after a stop or a failure.
+        let result = answered.unwrap_or_else(|| {
+            if self.shared.stopped_gracefully() {
+                Ok(())
+            } else {
+                Err(self.shared.writes_stopped())
+            }
+        });
         self.events_tx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
