@@ -23,6 +23,8 @@ use crate::event::{AppendOutcome, RecordedEvent};
 pub const ENVELOPE_FORMAT_V1: u8 = 1;
 /// Format byte of stored command (idempotency) records.
 pub const COMMAND_FORMAT_V1: u8 = 1;
+/// Format byte of index chunks (see [`IndexEntry`]).
+pub const INDEX_FORMAT_V1: u8 = 1;
 /// Format byte of domain payloads encoded with [`encode_payload`].
 pub const PAYLOAD_FORMAT_V1: u8 = 1;
 /// Length of one chain hash.
@@ -243,6 +245,64 @@ pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, CodecError> {
     })
 }
 
+/// One committed append as an index chunk stores it (layout 3, key `x/` + position).
+///
+/// A chunk holds the appends of one group commit (or part of one) in position order;
+/// the first starts at the position in the chunk's key and each next one where the
+/// previous one's events end. Field order is frozen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry<'a> {
+    /// The append's command id.
+    pub command_id: &'a str,
+    /// The stream it appended to.
+    pub stream_id: &'a str,
+    /// Stream version of its first event.
+    pub first_version: u64,
+    /// How many events it appended (at least one).
+    pub events: u32,
+    /// Digest of the request (see `sled_store::writer::request_digest`).
+    pub request_digest: [u8; HASH_LEN],
+}
+
+impl IndexEntry<'_> {
+    /// Its command record, given the position of its first event.
+    pub fn command_record(&self, first_position: u64) -> CommandRecord {
+        let last = u64::from(self.events.max(1)) - 1;
+        CommandRecord {
+            request_digest: self.request_digest,
+            first_position,
+            last_position: first_position + last,
+            stream_version: self.first_version + last,
+        }
+    }
+}
+
+/// Encode an index chunk: the format byte and the entries.
+pub fn encode_index_chunk(entries: &[IndexEntry<'_>]) -> Result<Vec<u8>, CodecError> {
+    encode_versioned(INDEX_FORMAT_V1, &entries)
+}
+
+/// Decode an index chunk, borrowing its strings from `bytes`.
+pub fn decode_index_chunk(bytes: &[u8]) -> Result<Vec<IndexEntry<'_>>, CodecError> {
+    let body = match bytes.split_first() {
+        None => return Err(CodecError::Truncated("empty index chunk".into())),
+        Some((&INDEX_FORMAT_V1, body)) => body,
+        Some((&v, _)) => return Err(CodecError::UnknownFormatVersion(v)),
+    };
+    let (entries, used): (Vec<IndexEntry<'_>>, usize) =
+        bincode::serde::borrow_decode_from_slice(body, decode_config())
+            .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::TrailingBytes(body.len() - used));
+    }
+    if entries.is_empty() || entries.iter().any(|e| e.events == 0) {
+        return Err(CodecError::Decode(
+            "an index chunk needs appends of at least one event".into(),
+        ));
+    }
+    Ok(entries)
+}
+
 /// Encode a stored command record.
 pub fn encode_command(record: &CommandRecord) -> Result<Vec<u8>, CodecError> {
     encode_versioned(COMMAND_FORMAT_V1, record)
@@ -349,5 +409,35 @@ mod tests {
             stream_version: 9,
         };
         assert_eq!(decode_command(&encode_command(&rec).unwrap()).unwrap(), rec);
+    }
+
+    #[test]
+    fn index_chunks_roundtrip_and_refuse_empty_appends() {
+        let entry = IndexEntry {
+            command_id: "cmd-1",
+            stream_id: "incident-1",
+            first_version: 4,
+            events: 3,
+            request_digest: [9; HASH_LEN],
+        };
+        let bytes = encode_index_chunk(std::slice::from_ref(&entry)).unwrap();
+        assert_eq!(bytes[0], INDEX_FORMAT_V1);
+        assert_eq!(decode_index_chunk(&bytes).unwrap(), vec![entry.clone()]);
+        let record = entry.command_record(10);
+        assert_eq!(
+            (
+                record.first_position,
+                record.last_position,
+                record.stream_version
+            ),
+            (10, 12, 6)
+        );
+        let empty = encode_index_chunk(&[]).unwrap();
+        assert!(decode_index_chunk(&empty).is_err());
+        let zero = IndexEntry { events: 0, ..entry };
+        assert!(decode_index_chunk(&encode_index_chunk(&[zero]).unwrap()).is_err());
+        for cut in 0..bytes.len() {
+            assert!(decode_index_chunk(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }

@@ -3,15 +3,18 @@
 //! | key | value |
 //! |---|---|
 //! | `g/` + first position (u64 BE) | a segment: the records of consecutive positions (see [`crate::segment`]) |
-//! | `s/` + stream id + `0x00` + version (u64 BE) | position (u64 BE) |
-//! | `c/` + command id | [`crate::codec::CommandRecord`] |
+//! | `x/` + first position (u64 BE) | an index chunk: the appends whose events start there, in order (see [`crate::codec::IndexEntry`]) |
 //! | `m/layout` | [`LAYOUT_VERSION`] (one byte) |
 //!
-//! Layout 1 (before segments) stored one `e/` key per event; a store in that layout is
-//! refused at open with a message (export it with the older build, import with this one).
+//! Each group commit writes its records as segments and its appends (command id, stream,
+//! first version, event count, request digest) as index chunks, in one atomic batch: a
+//! few sled keys per group instead of two per append. The stream and command indexes
+//! the writer and readers use are built from the `x/` chunks in memory (see
+//! `sled_store::index`).
 //!
-//! A stream's head (last version) is its last `s/` key. Stream ids never contain a NUL byte, so one stream's keys are never a
-//! prefix-range of another's.
+//! Layout 2 (one `s/` key per event and one `c/` key per command id) is migrated to this
+//! layout at open; layout 1 (one `e/` key per event) is refused with a message (export it
+//! with an older build, import with this one).
 
 /// Sub-directory of the store's directory that sled owns.
 pub const SLED_DIR: &str = "sled";
@@ -21,7 +24,9 @@ pub const SLED_DATA_FILE: &str = "db";
 pub const LOCK_FILE: &str = "LOCK";
 
 /// The key layout this build writes and reads.
-pub const LAYOUT_VERSION: u8 = 2;
+pub const LAYOUT_VERSION: u8 = 3;
+/// The layout this build migrates at open (see `sled_store::migrate`).
+pub const LAYOUT_2: u8 = 2;
 /// Key holding the layout version.
 pub const LAYOUT_KEY: &[u8] = b"m/layout";
 /// Prefix of layout 1's per-event record keys (only looked for, to refuse such a store).
@@ -44,34 +49,26 @@ pub fn position_of_segment_key(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
-/// Prefix of all version index keys of one stream.
-pub fn stream_prefix(stream_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream_id.len() + 3);
-    key.extend_from_slice(b"s/");
-    key.extend_from_slice(stream_id.as_bytes());
-    key.push(0);
+/// Prefix of index chunk keys.
+pub const INDEX_PREFIX: &[u8] = b"x/";
+
+/// Key of the index chunk whose first append starts at `position`.
+pub fn index_key(position: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[..2].copy_from_slice(INDEX_PREFIX);
+    key[2..].copy_from_slice(&position.to_be_bytes());
     key
 }
 
-/// Key of version `version` of `stream_id` (value: its position).
-pub fn stream_key(stream_id: &str, version: u64) -> Vec<u8> {
-    let mut key = stream_prefix(stream_id);
-    key.extend_from_slice(&version.to_be_bytes());
-    key
+/// First position of an index chunk key, if it is one.
+pub fn position_of_index_key(key: &[u8]) -> Option<u64> {
+    u64_value(key.strip_prefix(INDEX_PREFIX)?)
 }
 
-/// Version of a stream index key (its last 8 bytes), if it is long enough to be one.
-pub fn version_of_stream_key(key: &[u8]) -> Option<u64> {
-    let start = key.len().checked_sub(8)?;
-    u64_value(&key[start..])
-}
-
-/// Key of a command id's stored outcome.
-pub fn command_key(command_id: &str) -> Vec<u8> {
-    let mut key = b"c/".to_vec();
-    key.extend_from_slice(command_id.as_bytes());
-    key
-}
+/// Prefix of layout 2's per-event stream keys (`s/` + stream id + NUL + version), migrated at open.
+pub const LAYOUT_2_STREAM_PREFIX: &[u8] = b"s/";
+/// Prefix of layout 2's per-command keys (`c/` + command id), migrated at open.
+pub const LAYOUT_2_COMMAND_PREFIX: &[u8] = b"c/";
 
 /// A big-endian u64 value, if `bytes` is exactly 8 bytes.
 pub fn u64_value(bytes: &[u8]) -> Option<u64> {
@@ -90,11 +87,10 @@ mod tests {
     }
 
     #[test]
-    fn stream_keys_of_one_stream_never_cover_another() {
-        let a = stream_prefix("a");
-        assert!(!stream_key("a/x", 0).starts_with(&a));
-        assert!(!stream_key("ab", 0).starts_with(&a));
-        assert!(stream_key("a", 3).starts_with(&a));
-        assert_eq!(version_of_stream_key(&stream_key("a", 3)), Some(3));
+    fn index_keys_sort_by_position_and_differ_from_segment_keys() {
+        assert!(index_key(255) < index_key(256));
+        assert_eq!(position_of_index_key(&index_key(7)), Some(7));
+        assert_eq!(position_of_index_key(&segment_key(7)), None);
+        assert_eq!(position_of_segment_key(&index_key(7)), None);
     }
 }

@@ -54,12 +54,21 @@ pub fn encode<'a>(records: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> V
 /// each run is a range of indexes, at most [`MAX_SEGMENT_RECORDS`] long and closed once
 /// its bytes reach [`MAX_SEGMENT_BYTES`] (a single larger record gets a segment of its own).
 pub fn plan(record_lens: impl IntoIterator<Item = usize>) -> Vec<Range<usize>> {
+    plan_by_bytes(record_lens, MAX_SEGMENT_BYTES, MAX_SEGMENT_RECORDS)
+}
+
+/// Split items (given by their sizes) into runs of consecutive indexes, each at most
+/// `max_items` long and closed before its bytes would pass `max_bytes` (a single larger
+/// item gets a run of its own).
+pub fn plan_by_bytes(
+    sizes: impl IntoIterator<Item = usize>,
+    max_bytes: usize,
+    max_items: usize,
+) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
     let (mut start, mut bytes, mut index) = (0usize, 0usize, 0usize);
-    for len in record_lens {
-        if index > start
-            && (bytes + len > MAX_SEGMENT_BYTES || index - start == MAX_SEGMENT_RECORDS)
-        {
+    for len in sizes {
+        if index > start && (bytes + len > max_bytes || index - start == max_items) {
             runs.push(start..index);
             start = index;
             bytes = 0;

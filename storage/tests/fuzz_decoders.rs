@@ -4,7 +4,8 @@
 use opsledger_domain::DomainEvent;
 use opsledger_storage::chain::{check_record, GENESIS_HASH};
 use opsledger_storage::codec::{
-    decode_command, decode_payload, decode_record, encode_record, split_record,
+    decode_command, decode_index_chunk, decode_payload, decode_record, encode_index_chunk,
+    encode_record, split_record, IndexEntry,
 };
 use opsledger_storage::segment::{self, Segment};
 use opsledger_storage::{CodecError, RecordedEvent, Ulid};
@@ -100,6 +101,30 @@ proptest! {
     #[test]
     fn command_decoder_returns_a_typed_error_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         if let Err(e) = decode_command(&bytes) {
+            prop_assert!(is_typed(&e));
+        }
+    }
+
+    #[test]
+    fn index_chunk_decoder_returns_a_typed_error_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        if let Err(e) = decode_index_chunk(&bytes) {
+            prop_assert!(is_typed(&e));
+        }
+    }
+
+    #[test]
+    fn index_chunk_decoder_survives_mutated_valid_chunks(at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let entry = IndexEntry {
+            command_id: "cmd-1",
+            stream_id: "incident-7",
+            first_version: 3,
+            events: 2,
+            request_digest: [7; 32],
+        };
+        let mut bytes = encode_index_chunk(&[entry.clone(), entry]).unwrap();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        if let Err(e) = decode_index_chunk(&bytes) {
             prop_assert!(is_typed(&e));
         }
     }

@@ -339,7 +339,7 @@ async fn a_store_in_the_per_event_layout_1_is_refused_with_a_clear_error() {
         Err(
             err @ StoreError::IncompatibleLayout {
                 found: 1,
-                expected: 2,
+                expected: 3,
                 ..
             },
         ) => {

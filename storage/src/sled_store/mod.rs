@@ -6,6 +6,8 @@
 //! (durable) events.
 
 mod dir;
+mod index;
+mod migrate;
 mod release;
 mod segments;
 mod stats;
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     /// Why writes stopped, once they have.
     stopped: Mutex<Option<String>>,
     stats: StatsCounters,
+    /// The stream and command indexes, built from sled on first use.
+    index: index::LazyIndex,
     #[cfg(test)]
     fail_writes: std::sync::atomic::AtomicBool,
     /// Dropped after sled: the directory stays locked while sled is open.
@@ -89,6 +93,18 @@ impl Shared {
         if stopped.is_none() {
             *stopped = Some(reason.to_owned());
         }
+    }
+
+    /// Read access to the index (built on first use).
+    fn index_read(&self) -> Result<std::sync::RwLockReadGuard<'_, index::StoreIndex>, StoreError> {
+        self.index.read(&self.tree, &self.committed)
+    }
+
+    /// Write access to the index (built on first use).
+    fn index_write(
+        &self,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, index::StoreIndex>, StoreError> {
+        self.index.write(&self.tree, &self.committed)
     }
 
     fn writes_stopped(&self) -> StoreError {
@@ -209,6 +225,7 @@ fn open_blocking(
         committed: AtomicU64::new(tail.0),
         stopped: Mutex::new(None),
         stats: StatsCounters::default(),
+        index: index::LazyIndex::default(),
         #[cfg(test)]
         fail_writes: std::sync::atomic::AtomicBool::new(false),
         _lock: lock,
@@ -217,7 +234,7 @@ fn open_blocking(
     Ok((shared, data_file, tail))
 }
 
-/// Refuse a store written in another key layout; mark a new one with this build's.
+/// Migrate a layout 2 store, refuse one in another key layout; mark a new one with this build's.
 fn check_layout(tree: &sled::Db, sled_dir: &Path) -> Result<(), StoreError> {
     let incompatible = |found: u8| StoreError::IncompatibleLayout {
         path: sled_dir.to_path_buf(),
@@ -226,6 +243,7 @@ fn check_layout(tree: &sled::Db, sled_dir: &Path) -> Result<(), StoreError> {
     };
     match tree.get(layout::LAYOUT_KEY)?.as_deref() {
         Some([version]) if *version == layout::LAYOUT_VERSION => Ok(()),
+        Some([version]) if *version == layout::LAYOUT_2 => migrate::from_layout_2(tree),
         Some([version]) => Err(incompatible(*version)),
         Some(_) => Err(incompatible(0)),
         None if tree
@@ -316,44 +334,12 @@ fn read_stream_sync(
     direction: Direction,
     max: usize,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let committed = shared.committed.load(Ordering::Acquire);
-    let prefix = layout::stream_prefix(stream_id);
-    let index: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction {
-        Direction::Forward => Box::new(
-            shared
-                .tree
-                .range(layout::stream_key(stream_id, from_version)..)
-                .take_while(move |entry| {
-                    entry
-                        .as_ref()
-                        .map_or(true, |(key, _)| key.starts_with(&prefix))
-                }),
-        ),
-        Direction::Backward => Box::new(
-            shared
-                .tree
-                .range(prefix.clone()..=layout::stream_key(stream_id, from_version))
-                .rev(),
-        ),
-    };
-    let mut events = Vec::new();
+    let positions = shared
+        .index_read()?
+        .stream_positions(stream_id, from_version, direction, max);
+    let mut events = Vec::with_capacity(positions.len());
     let mut segment: Option<segments::StoredSegment> = None;
-    for entry in index {
-        if events.len() >= max {
-            break;
-        }
-        let (_, value) = entry?;
-        let position = layout::u64_value(&value).ok_or_else(|| StoreError::Corrupt {
-            position: 0,
-            reason: format!("bad index entry in {stream_id}"),
-        })?;
-        if position >= committed {
-            // Written but not yet durable: not visible. Later versions are later positions.
-            if direction == Direction::Forward {
-                break;
-            }
-            continue;
-        }
+    for position in positions {
         // Consecutive versions of a stream often share a segment: look it up once.
         let cached = match segment.take() {
             Some(s) if s.holds(position) => s,
@@ -454,17 +440,13 @@ impl EventStore for SledEventStore {
 
     async fn command_outcome(&self, command_id: &str) -> Result<Option<AppendOutcome>, StoreError> {
         let shared = self.shared.clone();
-        let key = layout::command_key(command_id);
+        let command_id = command_id.to_owned();
+        // The index holds committed (durable) appends only, like the events themselves.
         blocking(move || {
-            let Some(bytes) = shared.tree.get(key)? else {
-                return Ok(None);
-            };
-            let record = codec::decode_command(&bytes)?;
-            // Visible only once durable, like the events themselves.
-            Ok(
-                (record.last_position < shared.committed.load(Ordering::Acquire))
-                    .then(|| record.outcome()),
-            )
+            let record = shared
+                .index_read()?
+                .find_command(&shared.tree, &command_id)?;
+            Ok(record.map(|record| record.outcome()))
         })
         .await
     }

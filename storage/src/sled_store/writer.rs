@@ -1,11 +1,13 @@
 //! The single writer: a dedicated thread that group-commits appends.
 //!
 //! It takes one queued append, drains whatever else is queued (up to a limit),
-//! checks idempotency and expected versions against sled and its cache of stream
-//! heads, assigns positions, extends the hash chain, writes the whole group with
-//! one atomic `apply_batch`, flushes sled once, fdatasyncs sled's data file once
+//! checks idempotency and expected versions against the in-memory index (see
+//! `index`) and the appends staged before it in the group, assigns positions,
+//! extends the hash chain, writes the group's records as segments and its appends
+//! as index chunks with one atomic `apply_batch`, flushes sled once, fdatasyncs sled's data file once
 //! (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
-//! issue 1452), and only then answers every caller and publishes the group.
+//! issue 1452), then extends the in-memory index, and only then answers every
+//! caller and publishes the group.
 //! A failed write, flush or fdatasync is never acknowledged: the writer stops
 //! and every later append gets [`StoreError::WritesStopped`] with the reason.
 //! Running on its own thread, its blocking sled calls never block the runtime.
@@ -18,10 +20,11 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::index::{self, command_hash};
 use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
-use crate::codec::{self, CommandRecord, HASH_LEN};
+use crate::codec::{self, CommandRecord, IndexEntry, HASH_LEN};
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
@@ -41,7 +44,7 @@ pub(crate) enum WriterMsg {
     Stop(oneshot::Sender<Result<(), StoreError>>),
 }
 
-/// The writer's own state: the log's tail and a cache of stream heads.
+/// The writer's own state: the log's tail.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
@@ -49,8 +52,6 @@ pub(crate) struct Writer {
     fsync_data_file: bool,
     next_position: u64,
     last_hash: [u8; HASH_LEN],
-    /// Last version of every stream looked up so far (`None`: stream has no events).
-    heads: HashMap<String, Option<u64>>,
 }
 
 /// One group being assembled.
@@ -60,8 +61,35 @@ struct Group {
     events: Vec<RecordedEvent>,
     /// The stored bytes of `events`, written as segments at commit.
     records: Vec<Vec<u8>>,
+    /// The appends staged so far, written as index chunks at commit.
+    appends: Vec<StagedAppend>,
+    /// Command ids staged so far (not in the index before the commit).
     commands: HashMap<String, CommandRecord>,
+    /// Heads of the streams appended to so far (ahead of the index until the commit).
+    heads: HashMap<String, u64>,
     replies: Vec<(AppendReply, Result<AppendOutcome, StoreError>)>,
+}
+
+/// One append of a group, as its index chunk will hold it.
+struct StagedAppend {
+    first_position: u64,
+    command_id: String,
+    stream_id: String,
+    first_version: u64,
+    events: u32,
+    request_digest: [u8; HASH_LEN],
+}
+
+impl StagedAppend {
+    fn entry(&self) -> IndexEntry<'_> {
+        IndexEntry {
+            command_id: &self.command_id,
+            stream_id: &self.stream_id,
+            first_version: self.first_version,
+            events: self.events,
+            request_digest: self.request_digest,
+        }
+    }
 }
 
 impl Writer {
@@ -81,7 +109,6 @@ impl Writer {
             fsync_data_file,
             next_position,
             last_hash,
-            heads: HashMap::new(),
         }
     }
 
@@ -169,7 +196,7 @@ impl Writer {
                 })
             };
         }
-        let actual = self.stream_head(&req.stream_id)?;
+        let actual = self.stream_head(group, &req.stream_id)?;
         if !req.expected.accepts(actual) {
             return Err(StoreError::WrongExpectedVersion {
                 stream_id: req.stream_id,
@@ -213,27 +240,27 @@ impl Writer {
             last_position: first_position + count - 1,
             stream_version: last_version,
         };
-        let command_bytes = codec::encode_command(&record)?;
         // Nothing below can fail: the group and the writer's tail change together.
         for (event, bytes) in staged {
             group.records.push(bytes);
-            group.batch.insert(
-                layout::stream_key(&event.stream_id, event.stream_version),
-                &event.position.to_be_bytes(),
-            );
             group.events.push(event);
         }
-        group
-            .batch
-            .insert(layout::command_key(&req.command_id), command_bytes);
+        group.appends.push(StagedAppend {
+            first_position,
+            command_id: req.command_id.clone(),
+            stream_id: req.stream_id.clone(),
+            first_version,
+            events: count as u32,
+            request_digest: digest,
+        });
         group.commands.insert(req.command_id, record);
-        self.heads.insert(req.stream_id, Some(last_version));
+        group.heads.insert(req.stream_id, last_version);
         self.next_position += count;
         self.last_hash = prev_hash;
         Ok(record.outcome())
     }
 
-    /// A command id already committed (in sled) or staged in this group.
+    /// A command id staged in this group or already committed (in the index).
     fn known_command(
         &self,
         group: &Group,
@@ -242,36 +269,17 @@ impl Writer {
         if let Some(record) = group.commands.get(command_id) {
             return Ok(Some(*record));
         }
-        match self.shared.tree.get(layout::command_key(command_id))? {
-            Some(bytes) => Ok(Some(codec::decode_command(&bytes)?)),
-            None => Ok(None),
-        }
+        self.shared
+            .index_read()?
+            .find_command(&self.shared.tree, command_id)
     }
 
-    /// Last version of a stream, from the cache or sled.
-    fn stream_head(&mut self, stream_id: &str) -> Result<Option<u64>, StoreError> {
-        if let Some(head) = self.heads.get(stream_id) {
-            return Ok(*head);
+    /// Last version of a stream: staged in this group, or committed (in the index).
+    fn stream_head(&self, group: &Group, stream_id: &str) -> Result<Option<u64>, StoreError> {
+        if let Some(head) = group.heads.get(stream_id) {
+            return Ok(Some(*head));
         }
-        // The stream's last index key holds its head: no separate head key to write.
-        let last = self
-            .shared
-            .tree
-            .scan_prefix(layout::stream_prefix(stream_id))
-            .keys()
-            .next_back();
-        let head =
-            match last.transpose()? {
-                Some(key) => Some(layout::version_of_stream_key(&key).ok_or_else(|| {
-                    StoreError::Corrupt {
-                        position: self.next_position,
-                        reason: format!("malformed index key of stream {stream_id}"),
-                    }
-                })?),
-                None => None,
-            };
-        self.heads.insert(stream_id.to_owned(), head);
-        Ok(head)
+        Ok(self.shared.index_read()?.stream_head(stream_id))
     }
 
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
@@ -280,11 +288,20 @@ impl Writer {
             batch,
             events,
             records,
+            appends,
             replies,
             ..
         } = group;
         if !events.is_empty() {
-            if let Err(reason) = self.write_durably(batch, &events, &records) {
+            let written = self
+                .write_durably(batch, &events, &records, &appends)
+                .and_then(|()| {
+                    self.shared
+                        .committed
+                        .store(self.next_position, Ordering::Release);
+                    self.index_group(&appends)
+                });
+            if let Err(reason) = written {
                 tracing::error!(%reason, "event store write failed; it stops taking writes");
                 self.shared.set_stopped(&reason);
                 for (reply, _) in replies {
@@ -294,9 +311,6 @@ impl Writer {
                 }
                 return false;
             }
-            self.shared
-                .committed
-                .store(self.next_position, Ordering::Release);
         }
         let answering = Instant::now();
         self.shared
@@ -314,18 +328,40 @@ impl Writer {
         true
     }
 
-    /// Segments + apply_batch + flush + fdatasync; the error says which step failed.
+    /// Add a durable group's appends to the in-memory index.
+    fn index_group(&self, appends: &[StagedAppend]) -> Result<(), String> {
+        let mut index = self
+            .shared
+            .index_write()
+            .map_err(|e| format!("the index could not be read: {e}"))?;
+        for append in appends {
+            let entry = append.entry();
+            index
+                .add(
+                    append.first_position,
+                    &entry,
+                    command_hash(&append.command_id),
+                )
+                .map_err(|e| format!("the index disagrees with the log: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Segments + index chunks + apply_batch + flush + fdatasync; the error says which step failed.
     fn write_durably(
         &mut self,
         mut batch: sled::Batch,
         events: &[RecordedEvent],
         records: &[Vec<u8>],
+        appends: &[StagedAppend],
     ) -> Result<(), String> {
         self.shared
             .fault_check()
             .map_err(|e| format!("injected failure: {e}"))?;
         let applying = Instant::now();
         add_segments(&mut batch, events, records);
+        add_index_chunks(&mut batch, appends)
+            .map_err(|e| format!("encoding an index chunk failed: {e}"))?;
         self.shared
             .tree
             .apply_batch(batch)
@@ -360,6 +396,19 @@ fn add_segments(batch: &mut sled::Batch, events: &[RecordedEvent], records: &[Ve
     }
 }
 
+/// Add the group's appends to its batch as index chunks (keys: each chunk's first position).
+fn add_index_chunks(
+    batch: &mut sled::Batch,
+    appends: &[StagedAppend],
+) -> Result<(), crate::error::CodecError> {
+    let entries: Vec<IndexEntry<'_>> = appends.iter().map(StagedAppend::entry).collect();
+    for run in index::plan_chunks(&entries) {
+        let bytes = codec::encode_index_chunk(&entries[run.clone()])?;
+        batch.insert(&layout::index_key(appends[run.start].first_position), bytes);
+    }
+    Ok(())
+}
+
 /// Answer a message that arrived after the writer stopped: an append is refused;
 /// a stop succeeds if the writer stopped gracefully (`failure` is `None`).
 fn answer_after_stop(msg: WriterMsg, failure: Option<&str>) {
@@ -391,6 +440,9 @@ fn validate(req: &AppendRequest) -> Result<(), StoreError> {
     }
     if req.command_id.is_empty() {
         return invalid("command id must be non-empty");
+    }
+    if u32::try_from(req.events.len()).is_err() {
+        return invalid("an append holds at most 4,294,967,295 events");
     }
     Ok(())
 }
