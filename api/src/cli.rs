@@ -229,6 +229,22 @@ async fn open_store(data: &Path) -> anyhow::Result<SledEventStore> {
         .with_context(|| format!("cannot open the event log at {}", dir.display()))
 }
 
+/// Build the store's stream and command index while the server starts (logged), so the
+/// first mutation does not wait for it; a damaged index is logged here and reported to
+/// each append and stream read as well.
+fn warm_index_in_background(store: Arc<SledEventStore>) {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match store.warm_index().await {
+            Ok(()) => tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "event store index built"
+            ),
+            Err(e) => tracing::error!(error = %e, "event store index could not be built"),
+        }
+    });
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let env_tokens = std::env::var(TOKENS_ENV).ok();
@@ -237,7 +253,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if tokens.is_empty() {
         tracing::warn!("no bearer tokens configured: only public operations will work");
     }
-    let store: SharedStore = Arc::new(open_store(&args.data).await?);
+    let sled_store = Arc::new(open_store(&args.data).await?);
+    warm_index_in_background(sled_store.clone());
+    let store: SharedStore = sled_store;
     let dev = args.dev || args.demo;
     let config = ServerConfig {
         dev,

@@ -2,7 +2,8 @@
 //!
 //! Plain sled (no opsledger code), 300 groups of what one 64-writer group commit
 //! of `opsledger bench storage` writes: ~19 KiB of records as segments, 64 stream
-//! index keys (one per stream) and 64 command keys (ULID strings). Each group is
+//! index keys (one per stream) and 64 command keys (ULID strings), as layout 2 wrote
+//! them, or one index chunk of ~6.5 KB (layout 3, what this build writes). Each group is
 //! one `apply_batch` and one `flush`; the figure is the byte count sled's flush
 //! reports. Run: `cargo run --release -p opsledger-storage --example sled_write_amplification`.
 
@@ -31,6 +32,17 @@ fn main() {
         stream_keys(b, g);
         command_keys(b);
     });
+    measure("segments + one index chunk (now)", &|b, g| {
+        segments(b, g, 6 * 1024);
+        index_chunk(b, g);
+    });
+}
+
+/// One index chunk for 64 appends (~100 bytes each: ids, version, count, digest).
+fn index_chunk(batch: &mut sled::Batch, group: u64) {
+    let mut key = b"x/".to_vec();
+    key.extend_from_slice(&(group * 64).to_be_bytes());
+    batch.insert(key, vec![0x3C; 64 * 100]);
 }
 
 /// A group's records as segments of `size` bytes, keyed by first position.

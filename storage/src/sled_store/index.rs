@@ -24,6 +24,8 @@ use crate::error::StoreError;
 use crate::event::Direction;
 use crate::layout;
 
+use super::segments;
+
 /// A chunk is closed once its entries' strings reach this many bytes (it stays a small
 /// inline sled value, like a segment; see [`crate::segment::MAX_SEGMENT_BYTES`]).
 const MAX_CHUNK_BYTES: usize = 6 * 1024;
@@ -42,9 +44,13 @@ pub(crate) fn command_hash(command_id: &str) -> u64 {
 pub(crate) struct StoreIndex {
     /// Position of every version of every stream (index = version).
     streams: HashMap<Box<str>, Vec<u64>>,
-    /// Command id hash → position of its append's first event.
+    /// (command id hash, position of its append's first event), sorted: the appends
+    /// indexed when it was built or last merged (16 bytes each, no hash table slack).
+    sorted_commands: Vec<(u64, u64)>,
+    /// Command id hash → first position, for appends added since.
     commands: HashMap<u64, u64>,
-    /// Further appends whose command id hash was already taken (almost always empty).
+    /// Further appends added since whose command id hash was already taken in
+    /// `commands` (almost always empty).
     collisions: Vec<(u64, u64)>,
     /// Positions below this are indexed.
     end: u64,
@@ -64,6 +70,18 @@ impl StoreIndex {
         entry: &IndexEntry<'_>,
         hash: u64,
     ) -> Result<(), String> {
+        self.add_versions(first_position, entry)?;
+        if let Some(taken) = self.commands.insert(hash, first_position) {
+            // Keep the first holder in the map, the newcomer aside.
+            self.commands.insert(hash, taken);
+            self.collisions.push((hash, first_position));
+        }
+        self.merge_commands_if_many();
+        Ok(())
+    }
+
+    /// The stream part of [`StoreIndex::add`]: the positions of the append's versions.
+    fn add_versions(&mut self, first_position: u64, entry: &IndexEntry<'_>) -> Result<(), String> {
         if first_position != self.end {
             return Err(format!(
                 "index chunk entry at position {first_position}, expected {}",
@@ -84,11 +102,6 @@ impl StoreIndex {
         }
         let end = first_position + u64::from(entry.events);
         positions.extend(first_position..end);
-        if let Some(taken) = self.commands.insert(hash, first_position) {
-            // Keep the first holder in the map, the newcomer aside.
-            self.commands.insert(hash, taken);
-            self.collisions.push((hash, first_position));
-        }
         self.end = end;
         Ok(())
     }
@@ -126,13 +139,39 @@ impl StoreIndex {
 
     /// First positions of the appends whose command id has `hash`.
     fn command_candidates(&self, hash: u64) -> Vec<u64> {
-        let first = self.commands.get(&hash).copied();
+        let start = self.sorted_commands.partition_point(|(h, _)| *h < hash);
+        let sorted = self.sorted_commands[start..]
+            .iter()
+            .take_while(|(h, _)| *h == hash)
+            .map(|(_, p)| *p);
+        let recent = self.commands.get(&hash).copied();
         let others = self
             .collisions
             .iter()
-            .filter(move |(h, _)| *h == hash)
+            .filter(|(h, _)| *h == hash)
             .map(|(_, p)| *p);
-        first.into_iter().chain(others).collect()
+        sorted.chain(recent).chain(others).collect()
+    }
+
+    /// Move the command ids added since the last merge into the sorted table once they
+    /// are many (a hash table costs about twice the memory per entry); the sort is
+    /// amortised over at least [`MERGE_AFTER`] appends.
+    fn merge_commands_if_many(&mut self) {
+        let recent = self.commands.len() + self.collisions.len();
+        if recent >= MERGE_AFTER.max(self.sorted_commands.len() / 4) {
+            let mut sorted = std::mem::take(&mut self.sorted_commands);
+            sorted.reserve_exact(recent);
+            sorted.extend(std::mem::take(&mut self.commands));
+            sorted.append(&mut std::mem::take(&mut self.collisions));
+            self.set_sorted_commands(sorted);
+        }
+    }
+
+    /// Make `commands` (any order) the sorted table.
+    fn set_sorted_commands(&mut self, mut commands: Vec<(u64, u64)>) {
+        commands.sort_unstable();
+        commands.shrink_to_fit();
+        self.sorted_commands = commands;
     }
 
     /// The committed append with this command id, confirmed against its stored chunk.
@@ -182,11 +221,19 @@ fn stored_command_at(
     ))
 }
 
+/// Command ids added one by one are merged into the sorted table after this many.
+const MERGE_AFTER: usize = 1 << 16;
+
 /// Build the index of positions `0..committed` from the stored index chunks.
 fn build(tree: &sled::Db, committed: u64) -> Result<StoreIndex, StoreError> {
     let mut index = StoreIndex::default();
-    for chunk in tree.scan_prefix(layout::INDEX_PREFIX) {
+    let mut commands = Vec::new();
+    for (seen, chunk) in (1u64..).zip(tree.scan_prefix(layout::INDEX_PREFIX)) {
         let (key, bytes) = chunk?;
+        if seen % segments::SEGMENTS_PER_LEAF == 0 {
+            // Chunks are large values like segments: let sled's cache evict as we go.
+            segments::let_the_cache_evict(tree, &key)?;
+        }
         let corrupt = |position: u64, reason: String| StoreError::Corrupt { position, reason };
         let mut position = layout::position_of_index_key(&key)
             .ok_or_else(|| corrupt(index.end(), "malformed index chunk key".into()))?;
@@ -197,10 +244,15 @@ fn build(tree: &sled::Db, committed: u64) -> Result<StoreIndex, StoreError> {
             .map_err(|e| corrupt(position, format!("bad index chunk: {e}")))?;
         for entry in &entries {
             index
-                .add(position, entry, command_hash(entry.command_id))
+                .add_versions(position, entry)
                 .map_err(|reason| corrupt(position, reason))?;
+            commands.push((command_hash(entry.command_id), position));
             position += u64::from(entry.events);
         }
+    }
+    index.set_sorted_commands(commands);
+    for positions in index.streams.values_mut() {
+        positions.shrink_to_fit();
     }
     if index.end() != committed {
         return Err(StoreError::Corrupt {
@@ -352,6 +404,30 @@ mod tests {
         index.add(1, &entry("c2", "b", 0, 1), 42).unwrap();
         assert_eq!(index.command_candidates(42), vec![0, 1]);
         assert_eq!(index.command_candidates(7), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn command_ids_added_after_a_build_are_merged_into_the_sorted_table_and_still_found() {
+        let mut index = StoreIndex::default();
+        index.set_sorted_commands(vec![(9, 0), (3, 1), (9, 2)]);
+        index.end = 3;
+        assert_eq!(index.command_candidates(9), vec![0, 2]);
+        let n = MERGE_AFTER as u64 + 5;
+        for i in 0..n {
+            let id = format!("c{i}");
+            index
+                .add(3 + i, &entry(&id, "a", i, 1), 1000 + i % 7)
+                .unwrap();
+        }
+        assert!(
+            index.sorted_commands.len() > MERGE_AFTER,
+            "merged into the sorted table"
+        );
+        assert_eq!(index.command_candidates(9), vec![0, 2]);
+        let with_hash_1003: Vec<u64> = (0..n).filter(|i| i % 7 == 3).map(|i| 3 + i).collect();
+        let mut found = index.command_candidates(1003);
+        found.sort_unstable();
+        assert_eq!(found, with_hash_1003);
     }
 
     #[test]

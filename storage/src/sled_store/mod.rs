@@ -182,6 +182,14 @@ impl SledEventStore {
         &self.dir
     }
 
+    /// Build the in-memory stream and command index now if it is not built yet (it is
+    /// otherwise built by the first append, stream read or command look-up after an
+    /// open: a server calls this right after opening, so its first mutation does not wait).
+    pub async fn warm_index(&self) -> Result<(), StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || shared.index_read().map(|_| ())).await
+    }
+
     /// The writer's group-commit counters so far.
     pub fn writer_stats(&self) -> WriterStats {
         self.shared.stats.snapshot()

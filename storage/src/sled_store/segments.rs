@@ -111,11 +111,11 @@ pub(crate) fn last_segment(tree: &sled::Db) -> Result<Option<StoredSegment>, Sto
 /// share of the cache bound (measured: ~27 MB more than just after opening, same pass).
 const LRU_QUEUE_TOUCHES: usize = 64;
 /// Segments per sled leaf page (sled 0.34 splits a leaf with more than 16 entries).
-const SEGMENTS_PER_LEAF: u64 = 16;
+pub(crate) const SEGMENTS_PER_LEAF: u64 = 16;
 
-/// Make sled's LRU account for the leaf page holding `segment` (see [`LRU_QUEUE_TOUCHES`]).
-fn let_the_cache_evict(tree: &sled::Db, segment: &StoredSegment) -> Result<(), StoreError> {
-    let key = layout::segment_key(segment.first);
+/// Make sled's LRU account for the leaf page holding `key` (see [`LRU_QUEUE_TOUCHES`]):
+/// call it for every [`SEGMENTS_PER_LEAF`]th key of a scan over large values.
+pub(crate) fn let_the_cache_evict(tree: &sled::Db, key: &[u8]) -> Result<(), StoreError> {
     for _ in 0..LRU_QUEUE_TOUCHES {
         tree.get(key)?;
     }
@@ -138,7 +138,7 @@ fn walk_covering(
         let (key, bytes) = entry?;
         let segment = StoredSegment::from_entry(&key, bytes)?;
         if seen % SEGMENTS_PER_LEAF == 0 {
-            let_the_cache_evict(tree, &segment)?;
+            let_the_cache_evict(tree, &key)?;
         }
         if segment.first > next {
             break;
