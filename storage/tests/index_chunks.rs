@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use opsledger_storage::codec::{decode_index_chunk, encode_index_chunk};
 use opsledger_storage::layout::{INDEX_PREFIX, LAYOUT_KEY, LAYOUT_VERSION, SLED_DIR};
 use opsledger_storage::{
     AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledEventStore,
@@ -190,7 +191,37 @@ async fn a_damaged_index_chunk_is_a_typed_error_and_the_log_stays_readable() {
     );
     assert_eq!(store.head_position(), Some(4));
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 5);
-    assert_eq!(store.verify().await.unwrap().first_bad_position, None);
+    let report = store.verify().await.unwrap();
+    assert_eq!(report.first_bad_position, Some(0));
+    assert!(report.reason.unwrap().contains("index chunk"));
+}
+
+#[tokio::test]
+async fn an_index_chunk_rewritten_to_move_an_append_to_another_stream_fails_verify_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    damaged_store(dir.path(), |db| {
+        // The second append (positions 1..=3, stream b) now claims stream "a".
+        let key = opsledger_storage::layout::index_key(1);
+        let bytes = db.get(key).unwrap().unwrap();
+        let mut entries = decode_index_chunk(&bytes).unwrap();
+        entries[0].stream_id = "a";
+        entries[0].first_version = 1;
+        db.insert(key, encode_index_chunk(&entries).unwrap())
+            .unwrap();
+        // ... and the third (stream a, version 1) follows it at version 4.
+        let key = opsledger_storage::layout::index_key(4);
+        let bytes = db.get(key).unwrap().unwrap();
+        let mut entries = decode_index_chunk(&bytes).unwrap();
+        entries[0].first_version = 4;
+        db.insert(key, encode_index_chunk(&entries).unwrap())
+            .unwrap();
+    })
+    .await;
+    let store = open(dir.path()).await;
+    let report = store.verify().await.unwrap();
+    assert_eq!(report.first_bad_position, Some(1), "{report:?}");
+    assert!(report.reason.unwrap().contains("index chunk"));
+    assert_corrupt(store.read_stream("a", 0, Direction::Forward, 10).await);
 }
 
 #[tokio::test]

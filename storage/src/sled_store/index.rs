@@ -21,7 +21,7 @@ use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWri
 
 use crate::codec::{self, CommandRecord, IndexEntry};
 use crate::error::StoreError;
-use crate::event::Direction;
+use crate::event::{Direction, RecordedEvent};
 use crate::layout;
 
 use super::segments;
@@ -112,27 +112,31 @@ impl StoreIndex {
         len.checked_sub(1)
     }
 
-    /// Positions of up to `max` versions of a stream from `from_version` in `direction`
-    /// (backward from `min(from_version, head)`).
+    /// `(version, position)` of up to `max` versions of a stream from `from_version` in
+    /// `direction` (backward from `min(from_version, head)`).
     pub(crate) fn stream_positions(
         &self,
         stream_id: &str,
         from_version: u64,
         direction: Direction,
         max: usize,
-    ) -> Vec<u64> {
+    ) -> Vec<(u64, u64)> {
         let Some(positions) = self.streams.get(stream_id) else {
             return Vec::new();
         };
+        let len = positions.len();
         let from = usize::try_from(from_version).unwrap_or(usize::MAX);
+        let at = |version: usize| (version as u64, positions[version]);
         match direction {
-            Direction::Forward => positions.iter().skip(from).take(max).copied().collect(),
+            Direction::Forward => {
+                let start = from.min(len);
+                (start..start.saturating_add(max).min(len))
+                    .map(at)
+                    .collect()
+            }
             Direction::Backward => {
-                let last = from.min(positions.len().saturating_sub(1));
-                if positions.is_empty() {
-                    return Vec::new();
-                }
-                positions[..=last].iter().rev().take(max).copied().collect()
+                let end = from.saturating_add(1).min(len);
+                (end.saturating_sub(max)..end).rev().map(at).collect()
             }
         }
     }
@@ -219,6 +223,105 @@ fn stored_command_at(
     Err(corrupt(
         "indexed append missing from its index chunk".into(),
     ))
+}
+
+/// One append of an index chunk, owned (for [`ChunkWalk`]).
+struct ChunkAppend {
+    first_position: u64,
+    command_id: String,
+    stream_id: String,
+    first_version: u64,
+    events: u32,
+}
+
+impl ChunkAppend {
+    fn end(&self) -> u64 {
+        self.first_position + u64::from(self.events)
+    }
+}
+
+/// Walks the index chunks in position order alongside the records, so `verify` checks
+/// that the index says of every event what its record says (stream, version, command id).
+pub(crate) struct ChunkWalk {
+    chunks: sled::Iter,
+    /// Appends of the current chunk not yet passed, in reverse order (next one last).
+    ahead: Vec<ChunkAppend>,
+    /// Positions below this are covered by the chunks read so far.
+    end: u64,
+}
+
+impl ChunkWalk {
+    /// A walk from position 0.
+    pub(crate) fn new(tree: &sled::Db) -> Self {
+        ChunkWalk {
+            chunks: tree.scan_prefix(layout::INDEX_PREFIX),
+            ahead: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// Check the record `event` (visited in position order from 0) against the index.
+    pub(crate) fn check(&mut self, event: &RecordedEvent) -> Result<(), String> {
+        let append = self.append_holding(event.position)?;
+        let version = append.first_version + (event.position - append.first_position);
+        if append.stream_id != event.stream_id
+            || version != event.stream_version
+            || append.command_id != event.command_id
+        {
+            return Err(format!(
+                "it lists version {version} of {} by command {}, the record is version {} of {} by command {}",
+                append.stream_id,
+                append.command_id,
+                event.stream_version,
+                event.stream_id,
+                event.command_id
+            ));
+        }
+        Ok(())
+    }
+
+    /// The append holding `position`, reading further chunks as needed.
+    fn append_holding(&mut self, position: u64) -> Result<&ChunkAppend, String> {
+        while self.ahead.last().is_some_and(|a| a.end() <= position) {
+            self.ahead.pop();
+        }
+        if self.ahead.is_empty() {
+            self.read_next_chunk()?;
+        }
+        match self.ahead.last() {
+            Some(append) if append.first_position <= position => Ok(append),
+            _ => Err("no append of the index holds this position".into()),
+        }
+    }
+
+    fn read_next_chunk(&mut self) -> Result<(), String> {
+        let Some(chunk) = self.chunks.next() else {
+            return Err("no index chunk covers this position".into());
+        };
+        let (key, bytes) = chunk.map_err(|e| e.to_string())?;
+        let mut position =
+            layout::position_of_index_key(&key).ok_or("malformed index chunk key")?;
+        if position != self.end {
+            return Err(format!(
+                "the next index chunk starts at {position}, expected {}",
+                self.end
+            ));
+        }
+        let entries = codec::decode_index_chunk(&bytes).map_err(|e| e.to_string())?;
+        for entry in &entries {
+            self.ahead.push(ChunkAppend {
+                first_position: position,
+                command_id: entry.command_id.to_owned(),
+                stream_id: entry.stream_id.to_owned(),
+                first_version: entry.first_version,
+                events: entry.events,
+            });
+            position += u64::from(entry.events);
+        }
+        self.ahead.reverse();
+        self.end = position;
+        Ok(())
+    }
 }
 
 /// Command ids added one by one are merged into the sorted table after this many.
@@ -350,6 +453,10 @@ mod tests {
         }
     }
 
+    fn positions_of(pairs: Vec<(u64, u64)>) -> Vec<u64> {
+        pairs.into_iter().map(|(_, position)| position).collect()
+    }
+
     #[test]
     fn the_index_gives_every_version_its_position_in_both_directions() {
         let mut index = StoreIndex::default();
@@ -360,24 +467,28 @@ mod tests {
         assert_eq!(index.stream_head("b"), Some(0));
         assert_eq!(index.stream_head("zz"), None);
         assert_eq!(
-            index.stream_positions("a", 1, Direction::Forward, 3),
+            positions_of(index.stream_positions("a", 1, Direction::Forward, 3)),
             vec![1, 3, 4]
         );
         assert_eq!(
-            index.stream_positions("a", u64::MAX, Direction::Backward, 2),
+            positions_of(index.stream_positions("a", u64::MAX, Direction::Backward, 2)),
             vec![5, 4]
         );
         assert_eq!(
-            index.stream_positions("a", 1, Direction::Backward, 9),
+            positions_of(index.stream_positions("a", 1, Direction::Backward, 9)),
             vec![1, 0]
         );
         assert_eq!(
-            index.stream_positions("a", 9, Direction::Forward, 9),
+            positions_of(index.stream_positions("a", 9, Direction::Forward, 9)),
             Vec::<u64>::new()
         );
         assert_eq!(
-            index.stream_positions("zz", 0, Direction::Backward, 9),
+            positions_of(index.stream_positions("zz", 0, Direction::Backward, 9)),
             Vec::<u64>::new()
+        );
+        assert_eq!(
+            index.stream_positions("a", 3, Direction::Backward, 2),
+            vec![(3, 4), (2, 3)]
         );
         assert_eq!(index.end(), 6);
     }

@@ -347,7 +347,7 @@ fn read_stream_sync(
         .stream_positions(stream_id, from_version, direction, max);
     let mut events = Vec::with_capacity(positions.len());
     let mut segment: Option<segments::StoredSegment> = None;
-    for position in positions {
+    for (version, position) in positions {
         // Consecutive versions of a stream often share a segment: look it up once.
         let cached = match segment.take() {
             Some(s) if s.holds(position) => s,
@@ -358,7 +358,17 @@ fn read_stream_sync(
                 }
             })?,
         };
-        events.push(segments::decode_at(position, cached.record(position)?)?);
+        let event = segments::decode_at(position, cached.record(position)?)?;
+        if event.stream_id != stream_id || event.stream_version != version {
+            return Err(StoreError::Corrupt {
+                position,
+                reason: format!(
+                    "the index places version {version} of {stream_id} here, the record is version {} of {}",
+                    event.stream_version, event.stream_id
+                ),
+            });
+        }
+        events.push(event);
         segment = Some(cached);
     }
     Ok(events)
@@ -368,6 +378,7 @@ fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
     let committed = shared.committed.load(Ordering::Acquire);
     let mut prev_hash = GENESIS_HASH;
     let mut verified = 0u64;
+    let mut index_walk = index::ChunkWalk::new(&shared.tree);
     let bad = |position: u64, reason: String| {
         Ok(VerifyReport {
             events_verified: position,
@@ -382,6 +393,12 @@ fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
             committed,
             |position, bytes| match check_record(bytes, position, &prev_hash) {
                 Ok(event) => {
+                    index_walk
+                        .check(&event)
+                        .map_err(|reason| StoreError::Corrupt {
+                            position,
+                            reason: format!("index chunk: {reason}"),
+                        })?;
                     prev_hash = event.hash;
                     verified += 1;
                     Ok(())
