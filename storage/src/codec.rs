@@ -143,7 +143,16 @@ impl CommandRecord {
 /// The format byte followed by the value's bincode, encoded straight into one buffer (no
 /// second copy: a projection snapshot part is tens of MB).
 fn encode_versioned<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![version];
+    encode_versioned_into(Vec::new(), version, value)
+}
+
+/// [`encode_versioned`] into `out` (empty, perhaps with capacity reserved).
+fn encode_versioned_into<T: Serialize>(
+    mut out: Vec<u8>,
+    version: u8,
+    value: &T,
+) -> Result<Vec<u8>, CodecError> {
+    out.push(version);
     bincode::serde::encode_into_std_write(value, &mut out, config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
     Ok(out)
@@ -182,7 +191,12 @@ pub fn encode_envelope_body(event: &RecordedEvent) -> Result<Vec<u8>, CodecError
         causation_id: event.causation_id.map(|u| u.to_bytes()),
         payload: &event.payload,
     };
-    encode_versioned(ENVELOPE_FORMAT_V1, &body)
+    // Room for the whole record (body, then the two hashes the writer appends), so
+    // encoding it never reallocates: fixed fields take at most ~90 bytes in bincode.
+    let strings =
+        event.stream_id.len() + event.type_name.len() + event.actor.len() + event.command_id.len();
+    let capacity = 128 + strings + event.payload.len() + 2 * HASH_LEN;
+    encode_versioned_into(Vec::with_capacity(capacity), ENVELOPE_FORMAT_V1, &body)
 }
 
 /// A whole stored record: envelope body followed by `prev_hash` and `hash` as stored in `event`.
