@@ -19,6 +19,8 @@ use ulid::Ulid;
 use crate::error::CodecError;
 use crate::event::{AppendOutcome, RecordedEvent};
 
+mod envelope_reader;
+
 /// Format byte of envelope records written by this build.
 pub const ENVELOPE_FORMAT_V1: u8 = 1;
 /// Format byte of stored command (idempotency) records.
@@ -99,7 +101,8 @@ struct EnvelopeV1Ref<'a> {
 }
 
 /// Envelope body of format 1, owned for decoding. Same field order as [`EnvelopeV1Ref`].
-#[derive(Deserialize)]
+/// Read by [`envelope_reader`]; its serde derive is what that reader is tested against.
+#[derive(Debug, PartialEq, Deserialize)]
 struct EnvelopeV1 {
     position: u64,
     stream_id: String,
@@ -240,7 +243,11 @@ pub fn split_record(bytes: &[u8]) -> Result<RecordParts<'_>, CodecError> {
 /// Decode a stored record (any known format version) into a [`RecordedEvent`].
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, CodecError> {
     let parts = split_record(bytes)?;
-    let env: EnvelopeV1 = decode_versioned(ENVELOPE_FORMAT_V1, parts.body)?;
+    let env = match parts.body.split_first() {
+        Some((&ENVELOPE_FORMAT_V1, body)) => envelope_reader::read_envelope_v1(body)?,
+        Some((&v, _)) => return Err(CodecError::UnknownFormatVersion(v)),
+        None => return Err(CodecError::Truncated("empty record".into())),
+    };
     Ok(RecordedEvent {
         position: env.position,
         stream_id: env.stream_id,
