@@ -3,9 +3,9 @@
 //! It takes one queued append, drains whatever else is queued (up to a limit),
 //! checks idempotency and expected versions against the in-memory index (see
 //! `index`) and the appends staged before it in the group, assigns positions,
-//! extends the hash chain, writes the group's records as segments and its appends
-//! as index chunks with one atomic `apply_batch`, flushes sled once, fdatasyncs sled's data file once
-//! (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
+//! extends the hash chain, writes the group's records as segments and its
+//! appends as index chunks with one atomic `apply_batch`, flushes sled once,
+//! fdatasyncs sled's data file once (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
 //! issue 1452), then extends the in-memory index, and only then answers every
 //! caller and publishes the group.
 //! A failed write, flush or fdatasync is never acknowledged: the writer stops
@@ -57,7 +57,6 @@ pub(crate) struct Writer {
 /// One group being assembled.
 #[derive(Default)]
 struct Group {
-    batch: sled::Batch,
     events: Vec<RecordedEvent>,
     /// The stored bytes of `events`, written as segments at commit.
     records: Vec<Vec<u8>>,
@@ -285,7 +284,6 @@ impl Writer {
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
     fn commit(&mut self, group: Group) -> bool {
         let Group {
-            batch,
             events,
             records,
             appends,
@@ -294,7 +292,7 @@ impl Writer {
         } = group;
         if !events.is_empty() {
             let written = self
-                .write_durably(batch, &events, &records, &appends)
+                .write_durably(&events, &records, &appends)
                 .and_then(|()| {
                     self.shared
                         .committed
@@ -350,7 +348,6 @@ impl Writer {
     /// Segments + index chunks + apply_batch + flush + fdatasync; the error says which step failed.
     fn write_durably(
         &mut self,
-        mut batch: sled::Batch,
         events: &[RecordedEvent],
         records: &[Vec<u8>],
         appends: &[StagedAppend],
@@ -359,6 +356,7 @@ impl Writer {
             .fault_check()
             .map_err(|e| format!("injected failure: {e}"))?;
         let applying = Instant::now();
+        let mut batch = sled::Batch::default();
         add_segments(&mut batch, events, records);
         add_index_chunks(&mut batch, appends)
             .map_err(|e| format!("encoding an index chunk failed: {e}"))?;
