@@ -7,38 +7,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use opsledger_storage::{
-    AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, StoreConfig,
-    StoreError, Ulid,
+    AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, StoreConfig, StoreError,
+    Ulid,
 };
+
+mod support;
+use support::request_with_command;
 
 /// An append of `n` events to `stream` with a fresh command id.
 fn request(stream: &str, expected: ExpectedVersion, n: usize) -> AppendRequest {
     request_with_command(stream, expected, n, &Ulid::new().to_string())
-}
-
-fn request_with_command(
-    stream: &str,
-    expected: ExpectedVersion,
-    n: usize,
-    command_id: &str,
-) -> AppendRequest {
-    AppendRequest {
-        stream_id: stream.to_owned(),
-        expected,
-        command_id: command_id.to_owned(),
-        actor: "tester".into(),
-        correlation_id: Ulid::from_parts(1, 1),
-        causation_id: None,
-        recorded_at_ms: 1_700_000_000_000,
-        events: (0..n)
-            .map(|i| NewEvent {
-                event_id: Ulid::new(),
-                type_name: "Tested".into(),
-                schema_version: 1,
-                payload: format!("{stream}:{i}").into_bytes(),
-            })
-            .collect(),
-    }
 }
 
 fn positions(events: &[opsledger_storage::RecordedEvent]) -> Vec<u64> {

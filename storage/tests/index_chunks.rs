@@ -7,8 +7,11 @@ use opsledger_storage::codec::{decode_index_chunk, encode_index_chunk};
 use opsledger_storage::layout::{INDEX_PREFIX, LAYOUT_KEY, LAYOUT_VERSION, SLED_DIR};
 use opsledger_storage::{
     AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledEventStore,
-    StoreConfig, StoreError, Ulid,
+    StoreError, Ulid,
 };
+
+mod support;
+use support::{close, open};
 
 fn request(
     stream: &str,
@@ -16,33 +19,7 @@ fn request(
     command_id: &str,
     events: usize,
 ) -> AppendRequest {
-    AppendRequest {
-        stream_id: stream.into(),
-        expected,
-        command_id: command_id.into(),
-        actor: "tester".into(),
-        correlation_id: Ulid::from_parts(1, 1),
-        causation_id: None,
-        recorded_at_ms: 1,
-        events: (0..events)
-            .map(|i| NewEvent {
-                event_id: Ulid::new(),
-                type_name: "T".into(),
-                schema_version: 1,
-                payload: format!("{command_id}/{i}").into_bytes(),
-            })
-            .collect(),
-    }
-}
-
-async fn open(dir: &Path) -> SledEventStore {
-    SledEventStore::open(dir, StoreConfig::default())
-        .await
-        .unwrap()
-}
-
-async fn close(store: SledEventStore) {
-    store.flush_and_stop().await.unwrap();
+    support::request_with_command(stream, expected, events, command_id)
 }
 
 async fn positions(store: &SledEventStore, stream: &str, direction: Direction) -> Vec<u64> {

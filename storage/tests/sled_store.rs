@@ -25,16 +25,8 @@ fn request(stream: &str, expected: ExpectedVersion, command_id: &str) -> AppendR
     }
 }
 
-async fn open(dir: &std::path::Path) -> SledEventStore {
-    SledEventStore::open(dir, StoreConfig::default())
-        .await
-        .unwrap()
-}
-
-async fn close(store: SledEventStore) {
-    store.flush_and_stop().await.unwrap();
-    drop(store);
-}
+mod support;
+use support::{close, open};
 
 #[tokio::test]
 async fn reopen_restores_heads_positions_and_chain() {
