@@ -223,6 +223,25 @@ async fn a_missing_index_chunk_is_reported_at_the_first_unindexed_position() {
     assert_eq!(store.read_all(4, 10).await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn an_index_chunk_with_another_request_digest_fails_verify_at_the_append_s_last_event() {
+    let dir = tempfile::tempdir().unwrap();
+    damaged_store(dir.path(), |db| {
+        // The second append (positions 1..=3) now claims other events were asked for.
+        let key = opsledger_storage::layout::index_key(1);
+        let bytes = db.get(key).unwrap().unwrap();
+        let mut entries = decode_index_chunk(&bytes).unwrap();
+        entries[0].request_digest[0] ^= 1;
+        db.insert(key, encode_index_chunk(&entries).unwrap())
+            .unwrap();
+    })
+    .await;
+    let store = open(dir.path()).await;
+    let report = store.verify().await.unwrap();
+    assert_eq!(report.first_bad_position, Some(3), "{report:?}");
+    assert!(report.reason.unwrap().contains("request digest"));
+}
+
 /// Copy the layout 2 fixture store (written by commit 3d39c4b) into `dir`.
 fn copy_layout_2_fixture(dir: &Path) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/stores/layout2/sled");

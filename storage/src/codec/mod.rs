@@ -122,7 +122,7 @@ struct EnvelopeV1 {
 /// A stored command id: what the append asked for (digest) and where it landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRecord {
-    /// Digest of the request (see `sled_store::writer::request_digest`).
+    /// Digest of the request (see `sled_store::digest`).
     pub request_digest: [u8; 32],
     /// Global position of the first event.
     pub first_position: u64,
@@ -281,7 +281,7 @@ pub struct IndexEntry<'a> {
     pub first_version: u64,
     /// How many events it appended (at least one).
     pub events: u32,
-    /// Digest of the request (see `sled_store::writer::request_digest`).
+    /// Digest of the request (see `sled_store::digest`).
     pub request_digest: [u8; HASH_LEN],
 }
 

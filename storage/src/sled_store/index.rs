@@ -24,6 +24,7 @@ use crate::error::StoreError;
 use crate::event::{Direction, RecordedEvent};
 use crate::layout;
 
+use super::digest::RequestDigest;
 use super::segments;
 
 /// A chunk is closed once its entries' strings reach this many bytes (it stays a small
@@ -232,6 +233,7 @@ struct ChunkAppend {
     stream_id: String,
     first_version: u64,
     events: u32,
+    request_digest: [u8; crate::codec::HASH_LEN],
 }
 
 impl ChunkAppend {
@@ -241,13 +243,16 @@ impl ChunkAppend {
 }
 
 /// Walks the index chunks in position order alongside the records, so `verify` checks
-/// that the index says of every event what its record says (stream, version, command id).
+/// that the index says of every event what its record says (stream, version, command
+/// id) and that each append's request digest matches its stored events.
 pub(crate) struct ChunkWalk {
     chunks: sled::Iter,
     /// Appends of the current chunk not yet passed, in reverse order (next one last).
     ahead: Vec<ChunkAppend>,
     /// Positions below this are covered by the chunks read so far.
     end: u64,
+    /// The digest of the current append's events so far.
+    digest: Option<RequestDigest>,
 }
 
 impl ChunkWalk {
@@ -257,12 +262,14 @@ impl ChunkWalk {
             chunks: tree.scan_prefix(layout::INDEX_PREFIX),
             ahead: Vec::new(),
             end: 0,
+            digest: None,
         }
     }
 
     /// Check the record `event` (visited in position order from 0) against the index.
     pub(crate) fn check(&mut self, event: &RecordedEvent) -> Result<(), String> {
-        let append = self.append_holding(event.position)?;
+        self.advance_to(event.position)?;
+        let append = self.ahead.last().expect("advance_to found the append");
         let version = append.first_version + (event.position - append.first_position);
         if append.stream_id != event.stream_id
             || version != event.stream_version
@@ -277,11 +284,30 @@ impl ChunkWalk {
                 event.command_id
             ));
         }
+        if event.position == append.first_position {
+            self.digest = Some(RequestDigest::new(&append.stream_id));
+        }
+        let digest = self
+            .digest
+            .as_mut()
+            .ok_or("the walk did not start at the append's first event")?;
+        digest.event(&event.type_name, event.schema_version, &event.payload);
+        if event.position + 1 == append.end() {
+            let matches = digest.finish() == append.request_digest;
+            self.digest = None;
+            if !matches {
+                return Err(format!(
+                    "the request digest of command {} does not match its events",
+                    append.command_id
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// The append holding `position`, reading further chunks as needed.
-    fn append_holding(&mut self, position: u64) -> Result<&ChunkAppend, String> {
+    /// Make the next append of the walk the one holding `position`, reading further
+    /// chunks as needed.
+    fn advance_to(&mut self, position: u64) -> Result<(), String> {
         while self.ahead.last().is_some_and(|a| a.end() <= position) {
             self.ahead.pop();
         }
@@ -289,7 +315,7 @@ impl ChunkWalk {
             self.read_next_chunk()?;
         }
         match self.ahead.last() {
-            Some(append) if append.first_position <= position => Ok(append),
+            Some(append) if append.first_position <= position => Ok(()),
             _ => Err("no append of the index holds this position".into()),
         }
     }
@@ -315,6 +341,7 @@ impl ChunkWalk {
                 stream_id: entry.stream_id.to_owned(),
                 first_version: entry.first_version,
                 events: entry.events,
+                request_digest: entry.request_digest,
             });
             position += u64::from(entry.events);
         }

@@ -5,6 +5,7 @@
 //! (see `writer`); reads run on tokio's blocking pool and see only committed
 //! (durable) events.
 
+mod digest;
 mod dir;
 mod index;
 mod migrate;

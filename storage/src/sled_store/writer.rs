@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::digest;
 use super::index::{self, command_hash};
 use super::stats::Phase;
 use super::Shared;
@@ -185,7 +186,7 @@ impl Writer {
         req: AppendRequest,
     ) -> Result<AppendOutcome, StoreError> {
         validate(&req)?;
-        let digest = request_digest(&req);
+        let digest = digest::of_request(&req);
         if let Some(known) = self.known_command(group, &req.command_id)? {
             return if known.request_digest == digest {
                 Ok(known.outcome())
@@ -443,22 +444,4 @@ fn validate(req: &AppendRequest) -> Result<(), StoreError> {
         return invalid("an append holds at most 4,294,967,295 events");
     }
     Ok(())
-}
-
-/// What makes two appends with one command id "the same": the stream and, per event,
-/// type name, schema version and payload (not event ids or timestamps, which a retry
-/// may regenerate).
-pub(crate) fn request_digest(req: &AppendRequest) -> [u8; HASH_LEN] {
-    let mut hasher = blake3::Hasher::new();
-    let mut field = |bytes: &[u8]| {
-        hasher.update(&(bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    };
-    field(req.stream_id.as_bytes());
-    for event in &req.events {
-        field(event.type_name.as_bytes());
-        field(&event.schema_version.to_le_bytes());
-        field(&event.payload);
-    }
-    *hasher.finalize().as_bytes()
 }
