@@ -5,6 +5,7 @@
 //! (see `writer`); reads run on tokio's blocking pool and see only committed
 //! (durable) events.
 
+mod chunk_walk;
 mod digest;
 mod dir;
 mod index;
@@ -379,7 +380,7 @@ fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
     let committed = shared.committed.load(Ordering::Acquire);
     let mut prev_hash = GENESIS_HASH;
     let mut verified = 0u64;
-    let mut index_walk = index::ChunkWalk::new(&shared.tree);
+    let mut index_walk = chunk_walk::ChunkWalk::new(&shared.tree);
     let bad = |position: u64, reason: String| {
         Ok(VerifyReport {
             events_verified: position,
