@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use opsledger_storage::codec::{decode_index_chunk, encode_index_chunk};
-use opsledger_storage::layout::{INDEX_PREFIX, LAYOUT_KEY, LAYOUT_VERSION, SLED_DIR};
+use opsledger_storage::codec::{decode_index_chunk, encode_index_chunk, IndexEntry};
+use opsledger_storage::layout::{index_key, INDEX_PREFIX, LAYOUT_KEY, LAYOUT_VERSION, SLED_DIR};
 use opsledger_storage::{
     AppendOutcome, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent, SledEventStore,
     StoreError, Ulid,
@@ -141,6 +141,16 @@ async fn damaged_store(dir: &Path, damage: impl FnOnce(&sled::Db)) {
     db.flush().unwrap();
 }
 
+/// Change the first append of the stored index chunk at `position` with `change`.
+fn rewrite_chunk(db: &sled::Db, position: u64, change: impl FnOnce(&mut IndexEntry<'_>)) {
+    let key = index_key(position);
+    let bytes = db.get(key).unwrap().unwrap();
+    let mut entries = decode_index_chunk(&bytes).unwrap();
+    change(&mut entries[0]);
+    db.insert(key, encode_index_chunk(&entries).unwrap())
+        .unwrap();
+}
+
 fn assert_corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     assert!(
         matches!(result, Err(StoreError::Corrupt { .. })),
@@ -177,21 +187,13 @@ async fn a_damaged_index_chunk_is_a_typed_error_and_the_log_stays_readable() {
 async fn an_index_chunk_rewritten_to_move_an_append_to_another_stream_fails_verify_and_reads() {
     let dir = tempfile::tempdir().unwrap();
     damaged_store(dir.path(), |db| {
-        // The second append (positions 1..=3, stream b) now claims stream "a".
-        let key = opsledger_storage::layout::index_key(1);
-        let bytes = db.get(key).unwrap().unwrap();
-        let mut entries = decode_index_chunk(&bytes).unwrap();
-        entries[0].stream_id = "a";
-        entries[0].first_version = 1;
-        db.insert(key, encode_index_chunk(&entries).unwrap())
-            .unwrap();
+        // The second append (positions 1..=3, stream b) now claims stream "a" ...
+        rewrite_chunk(db, 1, |entry| {
+            entry.stream_id = "a";
+            entry.first_version = 1;
+        });
         // ... and the third (stream a, version 1) follows it at version 4.
-        let key = opsledger_storage::layout::index_key(4);
-        let bytes = db.get(key).unwrap().unwrap();
-        let mut entries = decode_index_chunk(&bytes).unwrap();
-        entries[0].first_version = 4;
-        db.insert(key, encode_index_chunk(&entries).unwrap())
-            .unwrap();
+        rewrite_chunk(db, 4, |entry| entry.first_version = 4);
     })
     .await;
     let store = open(dir.path()).await;
@@ -228,12 +230,7 @@ async fn an_index_chunk_with_another_request_digest_fails_verify_at_the_append_s
     let dir = tempfile::tempdir().unwrap();
     damaged_store(dir.path(), |db| {
         // The second append (positions 1..=3) now claims other events were asked for.
-        let key = opsledger_storage::layout::index_key(1);
-        let bytes = db.get(key).unwrap().unwrap();
-        let mut entries = decode_index_chunk(&bytes).unwrap();
-        entries[0].request_digest[0] ^= 1;
-        db.insert(key, encode_index_chunk(&entries).unwrap())
-            .unwrap();
+        rewrite_chunk(db, 1, |entry| entry.request_digest[0] ^= 1);
     })
     .await;
     let store = open(dir.path()).await;

@@ -1,27 +1,12 @@
 //! `verify`'s walk over the index chunks: it visits them in position order alongside the
 //! records and checks that the index says of every event what its record says.
 
-use crate::codec::{self, HASH_LEN};
+use crate::codec;
 use crate::event::RecordedEvent;
 use crate::layout;
 
 use super::digest::RequestDigest;
-
-/// One append of an index chunk, owned (for [`ChunkWalk`]).
-struct ChunkAppend {
-    first_position: u64,
-    command_id: String,
-    stream_id: String,
-    first_version: u64,
-    events: u32,
-    request_digest: [u8; HASH_LEN],
-}
-
-impl ChunkAppend {
-    fn end(&self) -> u64 {
-        self.first_position + u64::from(self.events)
-    }
-}
+use super::index::IndexedAppend;
 
 /// Walks the index chunks in position order alongside the records, so `verify` checks
 /// that the index says of every event what its record says (stream, version, command
@@ -29,7 +14,7 @@ impl ChunkAppend {
 pub(crate) struct ChunkWalk {
     chunks: sled::Iter,
     /// Appends of the current chunk not yet passed, in reverse order (next one last).
-    ahead: Vec<ChunkAppend>,
+    ahead: Vec<IndexedAppend>,
     /// Positions below this are covered by the chunks read so far.
     end: u64,
     /// The digest of the current append's events so far.
@@ -116,14 +101,7 @@ impl ChunkWalk {
         }
         let entries = codec::decode_index_chunk(&bytes).map_err(|e| e.to_string())?;
         for entry in &entries {
-            self.ahead.push(ChunkAppend {
-                first_position: position,
-                command_id: entry.command_id.to_owned(),
-                stream_id: entry.stream_id.to_owned(),
-                first_version: entry.first_version,
-                events: entry.events,
-                request_digest: entry.request_digest,
-            });
+            self.ahead.push(IndexedAppend::from_entry(position, entry));
             position += u64::from(entry.events);
         }
         self.ahead.reverse();

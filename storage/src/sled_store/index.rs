@@ -39,6 +39,47 @@ pub(crate) fn command_hash(command_id: &str) -> u64 {
     hasher.finish()
 }
 
+/// One append as an index chunk holds it, owned, with the position of its first event
+/// (what the writer stages and what `verify`'s chunk walk reads back).
+pub(crate) struct IndexedAppend {
+    pub(crate) first_position: u64,
+    pub(crate) command_id: String,
+    pub(crate) stream_id: String,
+    pub(crate) first_version: u64,
+    pub(crate) events: u32,
+    pub(crate) request_digest: [u8; crate::codec::HASH_LEN],
+}
+
+impl IndexedAppend {
+    /// The stored append `entry` whose first event is at `first_position`.
+    pub(crate) fn from_entry(first_position: u64, entry: &IndexEntry<'_>) -> Self {
+        IndexedAppend {
+            first_position,
+            command_id: entry.command_id.to_owned(),
+            stream_id: entry.stream_id.to_owned(),
+            first_version: entry.first_version,
+            events: entry.events,
+            request_digest: entry.request_digest,
+        }
+    }
+
+    /// As an index chunk stores it.
+    pub(crate) fn entry(&self) -> IndexEntry<'_> {
+        IndexEntry {
+            command_id: &self.command_id,
+            stream_id: &self.stream_id,
+            first_version: self.first_version,
+            events: self.events,
+            request_digest: self.request_digest,
+        }
+    }
+
+    /// Position after its last event.
+    pub(crate) fn end(&self) -> u64 {
+        self.first_position + u64::from(self.events)
+    }
+}
+
 /// The in-memory stream and command indexes of the committed log.
 #[derive(Default)]
 pub(crate) struct StoreIndex {

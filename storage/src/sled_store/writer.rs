@@ -21,7 +21,7 @@ use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::digest;
-use super::index::{self, command_hash};
+use super::index::{self, command_hash, IndexedAppend};
 use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
@@ -62,34 +62,12 @@ struct Group {
     /// The stored bytes of `events`, written as segments at commit.
     records: Vec<Vec<u8>>,
     /// The appends staged so far, written as index chunks at commit.
-    appends: Vec<StagedAppend>,
+    appends: Vec<IndexedAppend>,
     /// Command ids staged so far (not in the index before the commit).
     commands: HashMap<String, CommandRecord>,
     /// Heads of the streams appended to so far (ahead of the index until the commit).
     heads: HashMap<String, u64>,
     replies: Vec<(AppendReply, Result<AppendOutcome, StoreError>)>,
-}
-
-/// One append of a group, as its index chunk will hold it.
-struct StagedAppend {
-    first_position: u64,
-    command_id: String,
-    stream_id: String,
-    first_version: u64,
-    events: u32,
-    request_digest: [u8; HASH_LEN],
-}
-
-impl StagedAppend {
-    fn entry(&self) -> IndexEntry<'_> {
-        IndexEntry {
-            command_id: &self.command_id,
-            stream_id: &self.stream_id,
-            first_version: self.first_version,
-            events: self.events,
-            request_digest: self.request_digest,
-        }
-    }
 }
 
 impl Writer {
@@ -245,7 +223,7 @@ impl Writer {
             group.records.push(bytes);
             group.events.push(event);
         }
-        group.appends.push(StagedAppend {
+        group.appends.push(IndexedAppend {
             first_position,
             command_id: req.command_id.clone(),
             stream_id: req.stream_id.clone(),
@@ -328,7 +306,7 @@ impl Writer {
     }
 
     /// Add a durable group's appends to the in-memory index.
-    fn index_group(&self, appends: &[StagedAppend]) -> Result<(), String> {
+    fn index_group(&self, appends: &[IndexedAppend]) -> Result<(), String> {
         let mut index = self
             .shared
             .index_write()
@@ -351,7 +329,7 @@ impl Writer {
         &mut self,
         events: &[RecordedEvent],
         records: &[Vec<u8>],
-        appends: &[StagedAppend],
+        appends: &[IndexedAppend],
     ) -> Result<(), String> {
         self.shared
             .fault_check()
@@ -398,9 +376,9 @@ fn add_segments(batch: &mut sled::Batch, events: &[RecordedEvent], records: &[Ve
 /// Add the group's appends to its batch as index chunks (keys: each chunk's first position).
 fn add_index_chunks(
     batch: &mut sled::Batch,
-    appends: &[StagedAppend],
+    appends: &[IndexedAppend],
 ) -> Result<(), crate::error::CodecError> {
-    let entries: Vec<IndexEntry<'_>> = appends.iter().map(StagedAppend::entry).collect();
+    let entries: Vec<IndexEntry<'_>> = appends.iter().map(IndexedAppend::entry).collect();
     for run in index::plan_chunks(&entries) {
         let bytes = codec::encode_index_chunk(&entries[run.clone()])?;
         batch.insert(&layout::index_key(appends[run.start].first_position), bytes);
