@@ -323,13 +323,15 @@ fn read_all_sync(shared: &Shared, from: u64, max: usize) -> Result<Vec<RecordedE
         return segments::decode_range(&segments, from, end);
     }
     let (front, back) = segments.split_at(segments.len() / 2);
-    let (events, rest) = std::thread::scope(|scope| {
+    // The front half goes straight into a vector sized for the whole page.
+    let mut events = Vec::with_capacity(segments::events_in(&segments, from, end));
+    let (decoded, rest) = std::thread::scope(|scope| {
         let back = scope.spawn(|| segments::decode_range(back, from, end));
-        let front = segments::decode_range(front, from, end);
+        let front = segments::decode_into(&mut events, front, from, end);
         (front, back.join())
     });
     // The front half's error (an earlier position) is the one to report.
-    let mut events = events?;
+    decoded?;
     events.extend(rest.map_err(|_| StoreError::Corrupt {
         position: from,
         reason: "decoding thread panicked".into(),

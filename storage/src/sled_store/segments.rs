@@ -175,13 +175,33 @@ pub(crate) fn decode_range(
     from: u64,
     end: u64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let mut events = Vec::new();
+    let mut events = Vec::with_capacity(events_in(segments, from, end));
+    decode_into(&mut events, segments, from, end)?;
+    Ok(events)
+}
+
+/// [`decode_range`] appending to `events`.
+pub(crate) fn decode_into(
+    events: &mut Vec<RecordedEvent>,
+    segments: &[StoredSegment],
+    from: u64,
+    end: u64,
+) -> Result<(), StoreError> {
     for (position, bytes) in segments.iter().flat_map(StoredSegment::records) {
         if (from..end).contains(&position) {
             events.push(decode_at(position, bytes)?);
         }
     }
-    Ok(events)
+    Ok(())
+}
+
+/// How many of positions `from..end` `segments` hold (sized up front: a page's events
+/// are moved once, not on every doubling of a growing vector).
+pub(crate) fn events_in(segments: &[StoredSegment], from: u64, end: u64) -> usize {
+    segments
+        .iter()
+        .map(|s| s.end().min(end).saturating_sub(s.first.max(from)))
+        .sum::<u64>() as usize
 }
 
 /// Walk the records at positions `from..end` in order, calling `visit(position, bytes)`;
