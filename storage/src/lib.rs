@@ -4,8 +4,10 @@
 //! - [`event`]: what an append asks for and what the log holds.
 //! - [`store`]: the [`EventStore`] trait (the seam) and [`EventSubscription`].
 //! - [`sled_store`]: the embedded default backend, [`SledEventStore`] (one writer
-//!   thread, group commit, flush + fdatasync per group).
-//! - [`codec`]: all bincode use, with a leading format-version byte.
+//!   thread, group commit, flush + fdatasync per group; stream and command indexes in
+//!   memory, built from the index chunks each group writes).
+//! - [`codec`]: all bincode use, with a leading format-version byte (records are read
+//!   back by a hand-written reader of the frozen envelope format, tested against bincode).
 //! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout; [`segment`]: the
 //!   framing of a run of records stored as one sled value.
 //! - [`export`] / [`backup`]: JSON Lines export and verified import, backup and restore.
