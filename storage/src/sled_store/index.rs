@@ -14,6 +14,7 @@
 //! 12 bytes per event, 16 per append and ~100 per stream in memory.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,10 +113,12 @@ impl StoreIndex {
         hash: u64,
     ) -> Result<(), String> {
         self.add_versions(first_position, entry)?;
-        if let Some(taken) = self.commands.insert(hash, first_position) {
-            // Keep the first holder in the map, the newcomer aside.
-            self.commands.insert(hash, taken);
-            self.collisions.push((hash, first_position));
+        match self.commands.entry(hash) {
+            Entry::Vacant(free) => {
+                free.insert(first_position);
+            }
+            // The first holder stays in the map, the newcomer goes aside.
+            Entry::Occupied(_) => self.collisions.push((hash, first_position)),
         }
         self.merge_commands_if_many();
         Ok(())
@@ -129,18 +132,17 @@ impl StoreIndex {
                 self.end
             ));
         }
+        let head_len = self.streams.get(entry.stream_id).map_or(0, Vec::len);
+        if head_len as u64 != entry.first_version {
+            return Err(format!(
+                "stream {} continues at version {}, expected {head_len}",
+                entry.stream_id, entry.first_version
+            ));
+        }
         let positions = match self.streams.get_mut(entry.stream_id) {
             Some(positions) => positions,
             None => self.streams.entry(entry.stream_id.into()).or_default(),
         };
-        if positions.len() as u64 != entry.first_version {
-            return Err(format!(
-                "stream {} continues at version {}, expected {}",
-                entry.stream_id,
-                entry.first_version,
-                positions.len()
-            ));
-        }
         let end = first_position + u64::from(entry.events);
         positions.extend(first_position..end);
         self.end = end;
@@ -447,7 +449,17 @@ mod tests {
             index.add(1, &entry("c2", "a", 3, 1), 2).is_err(),
             "version gap"
         );
+        assert!(
+            index.add(1, &entry("c2", "new", 1, 1), 2).is_err(),
+            "a new stream starts at version 0"
+        );
         assert_eq!(index.end(), 1);
+        assert_eq!(index.stream_head("a"), Some(0));
+        assert!(
+            !index.streams.contains_key("new"),
+            "a refused append leaves no stream"
+        );
+        assert_eq!(index.command_candidates(2), Vec::<u64>::new());
     }
 
     #[test]
