@@ -75,6 +75,11 @@ impl IndexedAppend {
         }
     }
 
+    /// What an append with its command id returns again.
+    pub(crate) fn command_record(&self) -> CommandRecord {
+        self.entry().command_record(self.first_position)
+    }
+
     /// Position after its last event.
     pub(crate) fn end(&self) -> u64 {
         self.first_position + u64::from(self.events)

@@ -21,7 +21,7 @@ use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::digest;
-use super::index::{self, command_hash, IndexedAppend};
+use super::index::{self, command_hash, IndexedAppend, StoreIndex};
 use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
@@ -63,8 +63,8 @@ struct Group {
     records: Vec<Vec<u8>>,
     /// The appends staged so far, written as index chunks at commit.
     appends: Vec<IndexedAppend>,
-    /// Command ids staged so far (not in the index before the commit).
-    commands: HashMap<String, CommandRecord>,
+    /// Command ids staged so far (not in the index before the commit): index into `appends`.
+    commands: HashMap<String, usize>,
     /// Heads of the streams appended to so far (ahead of the index until the commit).
     heads: HashMap<String, u64>,
     replies: Vec<(AppendReply, Result<AppendOutcome, StoreError>)>,
@@ -165,7 +165,12 @@ impl Writer {
     ) -> Result<AppendOutcome, StoreError> {
         validate(&req)?;
         let digest = digest::of_request(&req);
-        if let Some(known) = self.known_command(group, &req.command_id)? {
+        let (known, actual) = {
+            let index = self.shared.index_read()?;
+            let known = known_command(group, &index, &self.shared.tree, &req.command_id)?;
+            (known, stream_head(group, &index, &req.stream_id))
+        };
+        if let Some(known) = known {
             return if known.request_digest == digest {
                 Ok(known.outcome())
             } else {
@@ -174,7 +179,6 @@ impl Writer {
                 })
             };
         }
-        let actual = self.stream_head(group, &req.stream_id)?;
         if !req.expected.accepts(actual) {
             return Err(StoreError::WrongExpectedVersion {
                 stream_id: req.stream_id,
@@ -212,12 +216,6 @@ impl Writer {
         }
         let count = staged.len() as u64;
         let last_version = first_version + count - 1;
-        let record = CommandRecord {
-            request_digest: digest,
-            first_position,
-            last_position: first_position + count - 1,
-            stream_version: last_version,
-        };
         // Nothing below can fail: the group and the writer's tail change together.
         for (event, bytes) in staged {
             group.records.push(bytes);
@@ -231,33 +229,19 @@ impl Writer {
             events: count as u32,
             request_digest: digest,
         });
-        group.commands.insert(req.command_id, record);
+        let outcome = group
+            .appends
+            .last()
+            .expect("just pushed")
+            .command_record()
+            .outcome();
+        group
+            .commands
+            .insert(req.command_id, group.appends.len() - 1);
         group.heads.insert(req.stream_id, last_version);
         self.next_position += count;
         self.last_hash = prev_hash;
-        Ok(record.outcome())
-    }
-
-    /// A command id staged in this group or already committed (in the index).
-    fn known_command(
-        &self,
-        group: &Group,
-        command_id: &str,
-    ) -> Result<Option<CommandRecord>, StoreError> {
-        if let Some(record) = group.commands.get(command_id) {
-            return Ok(Some(*record));
-        }
-        self.shared
-            .index_read()?
-            .find_command(&self.shared.tree, command_id)
-    }
-
-    /// Last version of a stream: staged in this group, or committed (in the index).
-    fn stream_head(&self, group: &Group, stream_id: &str) -> Result<Option<u64>, StoreError> {
-        if let Some(head) = group.heads.get(stream_id) {
-            return Ok(Some(*head));
-        }
-        Ok(self.shared.index_read()?.stream_head(stream_id))
+        Ok(outcome)
     }
 
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
@@ -363,6 +347,28 @@ impl Writer {
             .record_sync(flushed - started, flushed_bytes, flushed.elapsed());
         Ok(())
     }
+}
+
+/// A command id staged in `group` or already committed (in `index`).
+fn known_command(
+    group: &Group,
+    index: &StoreIndex,
+    tree: &sled::Db,
+    command_id: &str,
+) -> Result<Option<CommandRecord>, StoreError> {
+    match group.commands.get(command_id) {
+        Some(&staged) => Ok(Some(group.appends[staged].command_record())),
+        None => index.find_command(tree, command_id),
+    }
+}
+
+/// Last version of a stream: staged in `group`, or committed (in `index`).
+fn stream_head(group: &Group, index: &StoreIndex, stream_id: &str) -> Option<u64> {
+    group
+        .heads
+        .get(stream_id)
+        .copied()
+        .or_else(|| index.stream_head(stream_id))
 }
 
 /// Add the group's records to its batch as segments (keys: each segment's first position).
