@@ -74,6 +74,7 @@ async fn stream_reads_heads_and_command_ids_are_the_same_after_a_restart() {
     close(before).await;
 
     let after = open(dir.path()).await;
+    after.warm_index().await.unwrap();
     let mut again = Vec::new();
     for stream in ["a", "b", "c"] {
         let events = after
@@ -116,8 +117,32 @@ async fn a_group_commit_writes_index_chunks_not_a_key_per_event_or_command() {
     let dir = tempfile::tempdir().unwrap();
     let outcomes = interleaved_store(dir.path()).await;
     let db = sled::open(dir.path().join(SLED_DIR)).unwrap();
-    let chunks = db.scan_prefix(INDEX_PREFIX).count();
-    assert!(chunks > 0 && chunks <= outcomes.len(), "{chunks} chunks");
+    // The chunks, read in key order, list every append once, at its outcome's position.
+    let mut listed = Vec::new();
+    let mut chunks = 0;
+    for chunk in db.scan_prefix(INDEX_PREFIX) {
+        let (key, bytes) = chunk.unwrap();
+        chunks += 1;
+        let mut position = u64::from_be_bytes(key[INDEX_PREFIX.len()..].try_into().unwrap());
+        for entry in decode_index_chunk(&bytes).unwrap() {
+            let outcome = AppendOutcome {
+                first_position: position,
+                last_position: position + u64::from(entry.events) - 1,
+                stream_version: entry.first_version + u64::from(entry.events) - 1,
+            };
+            listed.push((entry.command_id.to_owned(), outcome));
+            position += u64::from(entry.events);
+        }
+    }
+    let mut expected = outcomes.clone();
+    expected.sort_by_key(|(_, outcome)| outcome.first_position);
+    assert_eq!(listed, expected);
+    // 160 appends from 16 concurrent writers are grouped: fewer chunks than appends.
+    assert!(
+        chunks < outcomes.len(),
+        "{chunks} chunks for {} appends",
+        outcomes.len()
+    );
     assert_eq!(db.scan_prefix(b"s/").count(), 0);
     assert_eq!(db.scan_prefix(b"c/").count(), 0);
     assert_eq!(
@@ -169,6 +194,7 @@ async fn a_damaged_index_chunk_is_a_typed_error_and_the_log_stays_readable() {
     })
     .await;
     let store = open(dir.path()).await;
+    assert_corrupt(store.warm_index().await);
     assert_corrupt(store.read_stream("a", 0, Direction::Forward, 10).await);
     assert_corrupt(store.command_outcome("c0").await);
     assert_corrupt(

@@ -11,7 +11,8 @@
 //! The index is built once, on the first append, stream read or command look-up after
 //! an open (a replay or a subscription never needs it, so projections start without
 //! paying for it), and the writer extends it after every durable group. It costs about
-//! 12 bytes per event, 16 per append and ~100 per stream in memory.
+//! 12 bytes per event, 16 per append and ~100 per stream in memory (estimated from
+//! the data structures; `examples/index_build.rs` measures the RSS it adds).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::hash_map::Entry;
