@@ -110,8 +110,22 @@ struct TokenFileEntry {
     roles: Vec<String>,
 }
 
+/// The fixed-length digest a secret is compared by: comparing digests in
+/// constant time takes the same time whatever the presented secret's length
+/// (comparing the secrets themselves returned early on a length mismatch).
+type SecretDigest = [u8; blake3::OUT_LEN];
+
+fn secret_digest(secret: &str) -> SecretDigest {
+    *blake3::hash(secret.as_bytes()).as_bytes()
+}
+
+/// Whether two digests are equal, in time independent of where they differ.
+fn digests_match(a: &SecretDigest, b: &SecretDigest) -> bool {
+    constant_time_eq::constant_time_eq_32(a, b)
+}
+
 struct TokenEntry {
-    secret: Vec<u8>,
+    digest: SecretDigest,
     principal: Principal,
 }
 
@@ -143,15 +157,13 @@ impl TokenTable {
                 actor: principal.actor.0,
             });
         }
-        if self.entries.iter().any(|e| e.secret == secret.as_bytes()) {
+        let digest = secret_digest(secret);
+        if self.entries.iter().any(|e| e.digest == digest) {
             return Err(TokenConfigError::DuplicateSecret {
                 actor: principal.actor.0,
             });
         }
-        self.entries.push(TokenEntry {
-            secret: secret.as_bytes().to_vec(),
-            principal,
-        });
+        self.entries.push(TokenEntry { digest, principal });
         Ok(())
     }
 
@@ -212,12 +224,13 @@ impl TokenTable {
         Ok(table)
     }
 
-    /// The principal of `secret`, comparing against every entry in constant time.
+    /// The principal of `secret`, comparing its digest against every entry's in constant time.
     pub fn authenticate(&self, secret: &str) -> Option<&Principal> {
+        let presented = secret_digest(secret);
         let mut found = None;
         for entry in &self.entries {
             // No early exit: the time taken does not depend on which entry matches.
-            if constant_time_eq::constant_time_eq(&entry.secret, secret.as_bytes()) {
+            if digests_match(&entry.digest, &presented) {
                 found = Some(&entry.principal);
             }
         }
@@ -338,6 +351,28 @@ mod tests {
             t.from_authorization(Some("Bearer wrong")),
             Err(ApiError::InvalidToken)
         ));
+    }
+
+    #[test]
+    fn secrets_of_any_length_are_compared_as_fixed_length_digests() {
+        let long = "s".repeat(10_000);
+        let mut t = TokenTable::new();
+        t.insert("x", Principal::new("short", vec![Role::Viewer]))
+            .unwrap();
+        t.insert(&long, Principal::new("long", vec![Role::Viewer]))
+            .unwrap();
+        // Whatever the length presented, both sides of the compare are one digest long.
+        for presented in ["", "x", "xx", "s-wrong", long.as_str(), &long[1..]] {
+            assert_eq!(secret_digest(presented).len(), blake3::OUT_LEN);
+        }
+        assert_eq!(t.authenticate("x").unwrap().actor.as_str(), "short");
+        assert_eq!(t.authenticate(&long).unwrap().actor.as_str(), "long");
+        // A prefix, an extension or a different length of a secret is no match.
+        for wrong in ["", "xx", "X", &long[1..], &format!("{long}s")] {
+            assert_eq!(t.authenticate(wrong), None, "{} bytes", wrong.len());
+        }
+        assert!(digests_match(&secret_digest("x"), &secret_digest("x")));
+        assert!(!digests_match(&secret_digest("x"), &secret_digest(&long)));
     }
 
     #[test]

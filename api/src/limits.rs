@@ -11,17 +11,24 @@ pub const DEFAULT_PAGE: usize = 20;
 /// Every limit the server enforces; [`Limits::default`] is production.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Maximum nesting of brackets (`{`, `[`, `(`) in a query's text, and of
+    /// lists/objects in its variables; checked before parsing (the parser and
+    /// validation recurse once per level).
+    pub nesting: usize,
     /// Maximum selection depth of a query.
     pub depth: usize,
+    /// Maximum selection depth of an introspection-only query in dev mode
+    /// (graphql-js's standard introspection query needs 13-15).
+    pub introspection_depth: usize,
     /// Maximum complexity (fields, weighted) of a query.
     pub complexity: usize,
-    /// Maximum nesting of the parsed document (guards the parser's recursion).
+    /// Maximum nesting of selection sets, counting fragment spreads.
     pub recursive_depth: usize,
     /// Maximum directives on one field.
     pub directives: usize,
     /// Maximum operations in one batched HTTP request.
     pub batch: usize,
-    /// Maximum HTTP request body in bytes.
+    /// Maximum HTTP request body, and WebSocket frame and message, in bytes.
     pub body_bytes: usize,
     /// Maximum time one HTTP request may take.
     pub request_timeout: Duration,
@@ -40,7 +47,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            nesting: 64,
             depth: 12,
+            introspection_depth: 20,
             complexity: 1000,
             recursive_depth: 32,
             directives: 8,

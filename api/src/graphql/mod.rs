@@ -1,6 +1,6 @@
 //! The GraphQL schema: roots merged from one object per area, the production
-//! settings (limits, no introspection or suggestions unless `dev`), and the
-//! committed SDL.
+//! settings (limits and the [`guard`], no introspection or suggestions unless
+//! `dev`), and the committed SDL.
 //!
 //! ## Extending the schema
 //! Add an object to the tuple of [`QueryRoot`] / [`SubscriptionRoot`]
@@ -12,7 +12,9 @@
 
 pub mod codes;
 pub mod domain;
+pub mod guard;
 pub mod log;
+pub mod nesting;
 pub mod scalars;
 
 use crate::app::AppService;
@@ -67,11 +69,12 @@ fn builder(options: &SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, Su
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
-    .limit_depth(limits.depth)
+    // The selection depth is bounded by the guard (it knows introspection in dev).
     .limit_complexity(limits.complexity)
     .limit_recursive_depth(limits.recursive_depth)
     .limit_directives(limits.directives)
-    .extension(codes::ErrorCodes);
+    .extension(codes::ErrorCodes)
+    .extension(guard::RequestGuard::new(limits, options.dev));
     if options.dev {
         builder
     } else {

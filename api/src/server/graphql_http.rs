@@ -1,16 +1,20 @@
-//! GraphQL over HTTP: `POST /graphql` (single or batched), `GET /graphql`
-//! (queries only), and GraphiQL in dev mode.
+//! GraphQL over HTTP: `POST /graphql` (single or batched, `application/json`
+//! only), `GET /graphql` (queries only), and GraphiQL in dev mode.
 
 use crate::error::{error_body, ApiError};
+use crate::graphql::nesting::check_nesting;
+use crate::server::media::{check_body_type, response_media, ResponseMedia};
 use crate::server::AppState;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, Request};
-use async_graphql_axum::{rejection::GraphQLRejection, GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql_axum::{rejection::GraphQLRejection, GraphQLBatchRequest};
+use axum::extract::{FromRequest, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+
+/// serde_json's recursion limit (its default): deeper JSON bodies are refused.
+const JSON_NESTING: usize = 128;
 
 /// A request refused before execution: its status and a coded GraphQL error body.
 fn refuse(status: StatusCode, err: ApiError, state: &AppState) -> Response {
@@ -32,6 +36,12 @@ fn rejection(rejected: GraphQLRejection, state: &AppState) -> Response {
         ));
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, err, state);
     }
+    if text.contains("recursion limit exceeded") {
+        let err = ApiError::limit(format!(
+            "the request body's JSON nests more than {JSON_NESTING} levels deep"
+        ));
+        return refuse(StatusCode::BAD_REQUEST, err, state);
+    }
     refuse(
         StatusCode::BAD_REQUEST,
         ApiError::BadRequest { detail: text },
@@ -40,7 +50,10 @@ fn rejection(rejected: GraphQLRejection, state: &AppState) -> Response {
 }
 
 /// Whether executing `request` would run a mutation.
-fn selects_mutation(request: &mut Request) -> bool {
+fn selects_mutation(request: &mut Request, nesting: usize) -> bool {
+    if check_nesting(&request.query, nesting).is_err() {
+        return false; // too deep to parse here: the schema's guard refuses it
+    }
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false; // execution reports the parse error
@@ -54,17 +67,29 @@ fn selects_mutation(request: &mut Request) -> bool {
 }
 
 /// `GET|POST /graphql`.
-pub async fn graphql(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    request: Result<GraphQLBatchRequest, GraphQLRejection>,
-) -> Response {
+pub async fn graphql(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     state.metrics().http_request();
-    let mut batch = match request {
-        Ok(request) => request.into_inner(),
-        Err(rejected) => return rejection(rejected, &state),
+    let method = request.method().clone();
+    let headers = request.headers().clone();
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
+    if method == Method::POST {
+        if let Err(unsupported) = check_body_type(header_text(header::CONTENT_TYPE)) {
+            let err = ApiError::BadRequest {
+                detail: unsupported.describe(),
+            };
+            return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, err, &state);
+        }
+    }
+    let media = response_media(header_text(header::ACCEPT));
+    let mut batch =
+        match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &state).await {
+            Ok(request) => request.into_inner(),
+            Err(rejected) => return rejection(rejected, &state),
+        };
     let authorization = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
         Some(Ok(value)) => Some(value),
@@ -81,22 +106,40 @@ pub async fn graphql(
             return refuse(StatusCode::BAD_REQUEST, err, &state);
         }
     }
-    if method == Method::GET && batch.iter_mut().any(selects_mutation) {
+    let nesting = state.config().limits.nesting;
+    if method == Method::GET && batch.iter_mut().any(|r| selects_mutation(r, nesting)) {
         let err = ApiError::BadRequest {
             detail: "mutations must be sent with POST".to_string(),
         };
         return refuse(StatusCode::METHOD_NOT_ALLOWED, err, &state);
     }
     let response = state.schema().execute_batch(batch.data(principal)).await;
-    GraphQLResponse::from(response).into_response()
+    graphql_response(response, media)
 }
 
-/// `GET /graphiql` (dev mode only).
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
+/// The HTTP response of an executed batch, as `media`.
+fn graphql_response(response: BatchResponse, media: ResponseMedia) -> Response {
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            let err = ApiError::internal(err);
+            return (StatusCode::INTERNAL_SERVER_ERROR, Json(error_body(&err))).into_response();
+        }
+    };
+    let mut http = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.content_type()),
+        )],
+        body,
     )
+        .into_response();
+    if response.is_ok() {
+        let cache_control = response.cache_control().value();
+        if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            http.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+    }
+    http.headers_mut().extend(response.http_headers());
+    http
 }

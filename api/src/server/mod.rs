@@ -2,7 +2,9 @@
 //! WebSocket, GraphiQL in dev, health, readiness, metrics) with its
 //! protective layers, and running it with graceful shutdown.
 
+pub mod graphiql;
 pub mod graphql_http;
+pub mod media;
 pub mod ops;
 pub mod status_page;
 pub mod webhook;
@@ -149,7 +151,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/status", get(status_page::status_page));
     if state.config().dev {
-        router = router.route("/graphiql", get(graphql_http::graphiql));
+        router = router.route("/graphiql", get(graphiql::graphiql));
     }
     let body_bytes = limits.body_bytes;
     router
