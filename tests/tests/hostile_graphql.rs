@@ -213,3 +213,125 @@ async fn thousands_of_subscriptions_on_one_connection_get_limit_errors() {
         "OPERATIONAL"
     );
 }
+
+/// The bound on brackets in a query (and on nesting in variables).
+const NESTING: usize = 64;
+
+/// `{ statusPage(x: [[[...]]]) { overall } }` with the list `depth` deep.
+fn nested_list_query(depth: usize) -> String {
+    format!(
+        "{{statusPage(x:{}{}){{overall}}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+/// `{ statusPage(x: {a:{a:...1...}}) { overall } }` with the object `depth` deep.
+fn nested_object_query(depth: usize) -> String {
+    format!(
+        "{{statusPage(x:{}1{}){{overall}}}}",
+        "{a:".repeat(depth),
+        "}".repeat(depth)
+    )
+}
+
+/// The error is the nesting LIMIT, naming the bound.
+fn assert_nesting_limit(errors: &Value) {
+    let error = &errors[0];
+    assert_eq!(error["extensions"]["code"], "LIMIT", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("more than {NESTING} levels deep")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_values_are_refused_with_limit_over_post_get_and_websocket() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    // 3,000 levels overflowed a worker's stack and aborted the server; 100,000 take
+    // ~600 KB over POST and WebSocket and ~200 KB in a GET URL (hyper's limit is higher).
+    for depth in [3_000, 10_000, 100_000] {
+        for query in [nested_list_query(depth), nested_object_query(depth)] {
+            let (status, body) = app.graphql(None, &query, json!({})).await;
+            assert_eq!(status, 200, "POST {depth}");
+            assert_nesting_limit(&body["errors"]);
+            assert!(body["data"].is_null());
+
+            // Brackets and braces need no escaping in a URL's query (WHATWG URL).
+            let response = app
+                .client
+                .get(format!("{}?query={query}", app.url("/graphql")))
+                .send()
+                .await
+                .expect("GET /graphql");
+            assert_eq!(response.status().as_u16(), 200, "GET {depth}");
+            let body: Value = response.json().await.expect("JSON");
+            assert_nesting_limit(&body["errors"]);
+
+            let mut ws = app.ws_ready(None).await;
+            ws.subscribe("deep", &query, json!({})).await;
+            let message = ws.next_json().await;
+            assert_eq!(message["type"], "error", "WS {depth}: {message}");
+            assert_nesting_limit(&message["payload"]);
+        }
+    }
+    assert_still_healthy(&app, rss).await;
+}
+
+#[tokio::test]
+async fn nesting_within_the_bound_still_reaches_validation() {
+    let app = spawn_app().await;
+    // `{`, `(` and 62 `[`: exactly the bound, so the usual validation answers.
+    let (_, body) = app
+        .graphql(None, &nested_list_query(NESTING - 2), json!({}))
+        .await;
+    assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
+    let (_, body) = app
+        .graphql(None, &nested_list_query(NESTING - 1), json!({}))
+        .await;
+    assert_nesting_limit(&body["errors"]);
+}
+
+#[tokio::test]
+async fn deeply_nested_variables_are_refused_with_limit() {
+    let app = spawn_app().await;
+    let rss = rss_kib();
+    let query = "query($v: [Int]) { statusPage { overall } }";
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    // Deeper than serde_json's recursion limit (128): refused while reading the body.
+    let body = format!(
+        r#"{{"query": "{query}", "variables": {{"v": {}}}}}"#,
+        nested(200)
+    );
+    let (status, body) = post_raw(&app, body).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("more than 128 levels deep"));
+    // Readable JSON but deeper than the nesting bound: refused by the guard.
+    let body = format!(
+        r#"{{"query": "{query}", "variables": {{"v": {}}}}}"#,
+        nested(100)
+    );
+    let (status, body) = post_raw(&app, body).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        format!("limit exceeded: the variables nest more than {NESTING} levels deep")
+    );
+    // The same over WebSocket (whose message JSON serde_json also bounds).
+    let mut ws = app.ws_ready(None).await;
+    let variables: Value = serde_json::from_str(&format!(r#"{{"v": {}}}"#, nested(100))).unwrap();
+    ws.subscribe("v", query, variables).await;
+    let message = ws.next_json().await;
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"], "LIMIT",
+        "{message}"
+    );
+    assert_still_healthy(&app, rss).await;
+}

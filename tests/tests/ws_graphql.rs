@@ -240,3 +240,102 @@ async fn slow_consumer_is_dropped_without_blocking_another_subscriber() {
     assert_eq!(code, 1013);
     assert!(expected < appended);
 }
+
+#[tokio::test]
+async fn message_over_the_body_limit_closes_1009_and_the_server_stays_up() {
+    let app = spawn_app().await;
+    let limit = test_limits().body_bytes;
+    let mut ws = app.ws_ready(None).await;
+    let padding = "y".repeat(2 * 1024 * 1024);
+    ws.subscribe("big", "{ __typename }", json!({ "pad": padding }))
+        .await;
+    match ws.next_event().await {
+        WsEvent::Closed(code, reason) => {
+            assert_eq!(code, 1009);
+            assert_eq!(reason, format!("message too big: at most {limit} bytes"));
+        }
+        other => panic!("expected a 1009 close, got {other:?}"),
+    }
+    // Just under the limit is still served.
+    let mut ws = app.ws_ready(None).await;
+    let padding = "y".repeat(limit - 1024);
+    ws.subscribe("fits", "{ __typename }", json!({ "pad": padding }))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "next");
+    // A fresh connection works and HTTP still answers.
+    let mut fresh = app.ws_ready(Some(VIEWER_TOKEN)).await;
+    fresh.subscribe("q", "{ logHead }", Value::Null).await;
+    assert_eq!(fresh.next_json().await["type"], "next");
+    let (status, _) = app
+        .graphql(Some(VIEWER_TOKEN), "{ logHead }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn pings_during_a_catch_up_are_answered_without_closing_the_connection() {
+    let app = spawn_app().await;
+    const EVENTS_TOTAL: u64 = 50_000;
+    for _ in 0..10 {
+        app.append("incident-a", "TestHappened", 5_000).await;
+    }
+    let mut ws = app.ws_ready(Some(VIEWER_TOKEN)).await;
+    ws.subscribe("s", EVENTS, json!({"from": 0})).await;
+    let ping_every = Duration::from_millis(10);
+    let mut last_ping = std::time::Instant::now();
+    let (mut next_position, mut pings, mut pongs) = (0u64, 0u64, 0u64);
+    while next_position < EVENTS_TOTAL {
+        // Ping whenever 10 ms passed (a graphql-ws keepAlive, only much more often).
+        if last_ping.elapsed() >= ping_every {
+            ws.send(json!({"type": "ping"})).await;
+            pings += 1;
+            last_ping = std::time::Instant::now();
+        }
+        match ws.next_event().await {
+            WsEvent::Json(m) if m["type"] == "pong" => pongs += 1,
+            WsEvent::Json(m) => {
+                assert_eq!(m["type"], "next", "{m}");
+                assert_eq!(positions(&[m]), vec![next_position]);
+                next_position += 1;
+            }
+            other => panic!("after {next_position} events and {pings} pings: {other:?}"),
+        }
+    }
+    assert!(pings > 0, "the catch-up ended before a ping");
+    // Every ping is answered; then the subscription stays open (a query still runs on it).
+    while pongs < pings {
+        assert_eq!(ws.next_json().await["type"], "pong");
+        pongs += 1;
+    }
+    ws.subscribe("q", "{ logHead }", Value::Null).await;
+    let answer = ws.next_json().await;
+    assert_eq!(
+        answer["payload"]["data"]["logHead"],
+        EVENTS_TOTAL - 1,
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn unauthenticated_operation_over_websocket_names_the_connection_init_payload() {
+    let app = spawn_app().await;
+    let mut ws = app.ws_ready(None).await;
+    ws.subscribe("1", EVENTS, json!({"from": 0})).await;
+    let error = ws.next_json().await;
+    assert_eq!(error["type"], "error");
+    let error = &error["payload"][0];
+    assert_eq!(error["extensions"]["code"], "UNAUTHENTICATED");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"connection_init's payload: {"authorization": "Bearer <token>"}"#),
+        "{message}"
+    );
+    assert!(!message.contains("Authorization: Bearer"), "{message}");
+    // And the payload it names does authenticate.
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {VIEWER_TOKEN}")}}))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "connection_ack");
+    ws.subscribe("q", "{ logHead }", Value::Null).await;
+    assert_eq!(ws.next_json().await["type"], "next");
+}

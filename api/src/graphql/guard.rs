@@ -1,27 +1,30 @@
 //! The request guard, a schema extension every GraphQL request passes on
 //! every transport: HTTP POST, HTTP GET and WebSocket operations all reach
-//! the schema's parse and validation hooks (tests/tests/hostile_graphql.rs
-//! shows it for each). It refuses, with a coded error naming the bound:
+//! the schema's parse hook, which sees the raw query and variables
+//! (tests/tests/hostile_graphql.rs shows it for each). It refuses, with a
+//! coded error naming the bound:
 //!
 //! - a query or variables nested deeper than [`Limits::nesting`], before the
 //!   parser sees them (`LIMIT`, see [`super::nesting`]);
 //! - introspection (`__schema`, `__type`) in production (`FORBIDDEN`: the
 //!   schema is committed as `api/schema.graphql`);
-//! - a selection deeper than [`Limits::depth`] (`LIMIT`); in dev mode an
-//!   operation selecting only introspection fields may go to
+//! - a selection deeper than [`Limits::depth`] (`LIMIT`, before validation,
+//!   as async-graphql's own depth limit did); in dev mode an operation
+//!   selecting only introspection fields may go to
 //!   [`Limits::introspection_depth`], so that GraphiQL and codegen's standard
 //!   introspection query (13-15 levels) passes.
+//!
+//! The walks over the parsed document recurse once per selection set or
+//! fragment spread: async-graphql's recursion limit
+//! ([`Limits::recursive_depth`]) has bounded that by the time they run.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::nesting::{check_nesting, check_variables_nesting, TooDeep};
 use crate::limits::Limits;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Pos, Positioned, ServerError, ServerResult, ValidationResult, Variables};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The message of the production introspection refusal.
@@ -51,17 +54,14 @@ impl RequestGuard {
 
 impl ExtensionFactory for RequestGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        // One per request: it remembers what the parse found for the validation.
         Arc::new(GuardExtension {
             policy: self.clone(),
-            introspection_only: AtomicBool::new(false),
         })
     }
 }
 
 struct GuardExtension {
     policy: RequestGuard,
-    introspection_only: AtomicBool,
 }
 
 /// A refusal with `code`, `message` and an optional location.
@@ -134,6 +134,51 @@ impl RootFields {
     }
 }
 
+/// How many fields deep the document's deepest operation selects, fragments
+/// inlined (as async-graphql's depth limit counts). Each fragment's depth is
+/// computed once, so the walk is linear in the document; a fragment cycle
+/// counts as no depth (validation refuses it).
+fn selection_depth(doc: &ExecutableDocument) -> usize {
+    let mut fragments = HashMap::new();
+    doc.operations
+        .iter()
+        .map(|(_, operation)| set_depth(doc, &operation.node.selection_set, &mut fragments))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The depth of `set`; `fragments` holds each fragment's depth (`None` while being computed).
+fn set_depth<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d Positioned<SelectionSet>,
+    fragments: &mut HashMap<&'d str, Option<usize>>,
+) -> usize {
+    let mut deepest = 0;
+    for selection in &set.node.items {
+        let depth = match &selection.node {
+            Selection::Field(field) => 1 + set_depth(doc, &field.node.selection_set, fragments),
+            Selection::InlineFragment(fragment) => {
+                set_depth(doc, &fragment.node.selection_set, fragments)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                match (fragments.get(name.as_str()), doc.fragments.get(name)) {
+                    (Some(known), _) => known.unwrap_or(0),
+                    (None, None) => 0, // unknown: validation refuses it
+                    (None, Some(fragment)) => {
+                        fragments.insert(name.as_str(), None);
+                        let depth = set_depth(doc, &fragment.node.selection_set, fragments);
+                        fragments.insert(name.as_str(), Some(depth));
+                        depth
+                    }
+                }
+            }
+        };
+        deepest = deepest.max(depth);
+    }
+    deepest
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for GuardExtension {
     async fn parse_query(
@@ -154,30 +199,19 @@ impl Extension for GuardExtension {
                 None,
             ));
         }
-        self.introspection_only
-            .store(roots.introspection_only(), Ordering::Relaxed);
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let max = if self.policy.dev && self.introspection_only.load(Ordering::Relaxed) {
+        let max = if self.policy.dev && roots.introspection_only() {
             self.policy.introspection_depth
         } else {
             self.policy.depth
         };
-        if result.depth > max {
+        let depth = selection_depth(&doc);
+        if depth > max {
             let err = ApiError::limit(format!(
-                "the query selects fields {} levels deep, at most {max}",
-                result.depth
+                "the query selects fields {depth} levels deep, at most {max}"
             ));
-            return Err(vec![refusal(err.code(), err.message(), None)]);
+            return Err(refusal(err.code(), err.message(), None));
         }
-        Ok(result)
+        Ok(doc)
     }
 }
 
@@ -210,6 +244,28 @@ mod tests {
                 data: true
             }
         );
+    }
+
+    fn depth(query: &str) -> usize {
+        selection_depth(&parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn selection_depth_counts_fields_through_fragments() {
+        assert_eq!(depth("{ __typename }"), 1);
+        assert_eq!(depth("{ a { b { c } } d }"), 3);
+        assert_eq!(
+            depth("{ a { ...F } } fragment F on T { b { ... on T { c { d } } } }"),
+            4
+        );
+        // The deepest operation counts; a fragment used twice is walked once.
+        assert_eq!(
+            depth("query A { a } query B { b { ...F x { ...F } } } fragment F on T { c }"),
+            3
+        );
+        // Cycles and unknown fragments end the walk (validation refuses them).
+        assert_eq!(depth("{ a { ...F } } fragment F on T { b { ...F } }"), 2);
+        assert_eq!(depth("{ a { ...Missing } }"), 1);
     }
 
     #[test]

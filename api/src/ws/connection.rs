@@ -2,13 +2,16 @@
 //! [`Session`], runs each operation in its own task, and writes through a
 //! bounded outbox. A client whose outbox stays full for the grace period is
 //! closed with 1013 "slow consumer"; other connections are never slowed.
+//! Control replies have room of their own, so a keep-alive ping during a
+//! catch-up is answered instead of counting as overflow. A frame or message
+//! over [`Limits::body_bytes`] closes the connection with 1009.
 
 use crate::auth::TokenTable;
 use crate::graphql::ApiSchema;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::ws::protocol::{Close, Protocol, ServerMessage};
-use crate::ws::session::{Action, Session};
+use crate::ws::session::{explain_authentication, Action, Session};
 use async_graphql::Value;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -16,7 +19,7 @@ use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::task::AbortHandle;
 
 /// How long the writer tries to deliver the close frame to a blocked client.
@@ -37,20 +40,45 @@ pub struct WsContext {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// Control replies (pong, connection_ack, complete, refusals) that may wait
+/// unsent at once. They never compete with data for room; a client that
+/// leaves this many unread for the grace period is a slow consumer.
+const CONTROL_BACKLOG: usize = 64;
+
 enum Outgoing {
-    Message(ServerMessage),
+    /// A message and the room it takes until written.
+    Message(ServerMessage, OwnedSemaphorePermit),
     Close(Close),
 }
 
-/// The sending side of a connection, shared by the reader and every operation.
+/// The sending side of a connection, shared by the reader and every operation:
+/// one FIFO queue (a `complete` never overtakes its operation's results),
+/// with separate room for operation results and for the reader's control replies.
 #[derive(Clone)]
 struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    data_room: Arc<Semaphore>,
+    control_room: Arc<Semaphore>,
     kill: Arc<watch::Sender<Option<Close>>>,
     grace: Duration,
 }
 
 impl Outbox {
+    fn new(
+        limits: &Limits,
+        kill: watch::Sender<Option<Close>>,
+    ) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let outbox = Outbox {
+            tx,
+            data_room: Arc::new(Semaphore::new(limits.ws_outgoing_buffer.max(1))),
+            control_room: Arc::new(Semaphore::new(CONTROL_BACKLOG)),
+            kill: Arc::new(kill),
+            grace: limits.ws_slow_consumer_grace,
+        };
+        (outbox, rx)
+    }
+
     /// Ends the connection now, skipping queued messages.
     fn kill(&self, close: Close) {
         self.kill.send_if_modified(|current| {
@@ -62,55 +90,62 @@ impl Outbox {
         });
     }
 
-    /// Queues `message` without waiting; `false` if the connection is gone or slow.
-    fn try_send(&self, message: ServerMessage) -> bool {
-        match self.tx.try_send(Outgoing::Message(message)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kill(Close::SLOW_CONSUMER);
-                false
+    /// Queues `message` once `room` has space, waiting up to the grace period;
+    /// `false` if the connection is gone or the client is slow (then it is killed).
+    async fn send_in(&self, room: &Arc<Semaphore>, message: ServerMessage) -> bool {
+        let permit = match room.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return false,
+            Err(TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(self.grace, room.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_closed)) => return false,
+                    Err(_elapsed) => {
+                        self.kill(Close::SLOW_CONSUMER);
+                        return false;
+                    }
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+        };
+        self.tx.send(Outgoing::Message(message, permit)).is_ok()
     }
 
-    /// Queues `message`, waiting up to the grace period for room; `false` if gone or slow.
+    /// Queues an operation's result (waits while the client is behind).
     async fn send(&self, message: ServerMessage) -> bool {
-        match self
-            .tx
-            .send_timeout(Outgoing::Message(message), self.grace)
-            .await
-        {
-            Ok(()) => true,
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                self.kill(Close::SLOW_CONSUMER);
-                false
-            }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
-        }
+        self.send_in(&self.data_room, message).await
     }
 
-    /// Queues a close after the messages already queued (or kills if the queue is full).
+    /// Queues a control reply of the reader: never refused for lack of data room.
+    async fn reply(&self, message: ServerMessage) -> bool {
+        self.send_in(&self.control_room, message).await
+    }
+
+    /// Queues a close after the messages already queued (or kills if the client is behind).
     fn close(&self, close: Close) {
-        if let Err(err) = self.tx.try_send(Outgoing::Close(close)) {
-            if let Outgoing::Close(close) = err.into_inner() {
+        if self.data_room.available_permits() == 0 {
+            self.kill(close);
+        } else if let Err(err) = self.tx.send(Outgoing::Close(close)) {
+            if let Outgoing::Close(close) = err.0 {
                 self.kill(close);
             }
         }
     }
 }
 
+/// Whether a read failed because the client's frame or message is over the size limit.
+fn is_too_big(err: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+    std::error::Error::source(err)
+        .and_then(|inner| inner.downcast_ref::<WsError>())
+        .is_some_and(|e| matches!(e, WsError::Capacity(CapacityError::MessageTooLong { .. })))
+}
+
 /// Serves one upgraded connection speaking `protocol` until it closes.
 pub async fn run_connection(socket: WebSocket, protocol: Protocol, ctx: WsContext) {
     let _connection = ctx.metrics.ws_connection();
     let (sink, mut stream) = socket.split();
-    let (tx, rx) = mpsc::channel(ctx.limits.ws_outgoing_buffer.max(1));
     let (kill_tx, kill_rx) = watch::channel(None);
-    let outbox = Outbox {
-        tx,
-        kill: Arc::new(kill_tx),
-        grace: ctx.limits.ws_slow_consumer_grace,
-    };
+    let (outbox, rx) = Outbox::new(&ctx.limits, kill_tx);
     let mut writer = tokio::spawn(write_loop(sink, rx, kill_rx, protocol, ctx.metrics.clone()));
     let mut session = Session::new(protocol, ctx.tokens.clone(), ctx.limits.ws_subscriptions);
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(String, u64, bool)>();
@@ -128,6 +163,9 @@ pub async fn run_connection(socket: WebSocket, protocol: Protocol, ctx: WsContex
                 Some(Ok(Message::Text(text))) => session.on_text(text.as_str()),
                 Some(Ok(Message::Binary(_))) => session.on_binary(),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                Some(Err(err)) if is_too_big(&err) => {
+                    vec![Action::Close(Close::message_too_big(ctx.limits.body_bytes))]
+                }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },
             Some((id, key, failed)) = ended_rx.recv() => {
@@ -144,7 +182,7 @@ pub async fn run_connection(socket: WebSocket, protocol: Protocol, ctx: WsContex
         for action in actions {
             match action {
                 Action::Send(message) => {
-                    outbox.try_send(message);
+                    outbox.reply(message).await;
                 }
                 Action::Start {
                     id,
@@ -207,7 +245,8 @@ async fn run_operation(
     let _subscription = ctx.metrics.ws_subscription();
     let mut results = ctx.schema.execute_stream(request.data(principal));
     let mut failed = false;
-    while let Some(response) = results.next().await {
+    while let Some(mut response) = results.next().await {
+        explain_authentication(&mut response.errors);
         let message = if response.data == Value::Null && !response.errors.is_empty() {
             failed = true;
             ServerMessage::Error {
@@ -234,7 +273,7 @@ async fn run_operation(
 /// Writes queued messages until a close (queued or killed) or the end of the outbox.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     mut kill: watch::Receiver<Option<Close>>,
     protocol: Protocol,
     metrics: Arc<Metrics>,
@@ -249,13 +288,14 @@ async fn write_loop(
         match next {
             None => break kill.borrow().clone(),
             Some(Outgoing::Close(close)) => break Some(close),
-            Some(Outgoing::Message(message)) => {
+            Some(Outgoing::Message(message, room)) => {
                 let frame = Message::Text(message.encode(protocol).into());
                 tokio::select! {
                     biased;
                     Ok(()) = kill.changed() => break kill.borrow().clone(),
                     sent = sink.send(frame) => if sent.is_err() { return },
                 }
+                drop(room); // written: its room is free again
             }
         }
     };

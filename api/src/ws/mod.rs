@@ -18,7 +18,11 @@ use protocol::Protocol;
 
 /// Upgrades `GET /graphql/ws` and serves the connection.
 pub async fn graphql_ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let upgrade = upgrade.protocols(Protocol::NAMES);
+    let max_bytes = state.config().limits.body_bytes;
+    let upgrade = upgrade
+        .protocols(Protocol::NAMES)
+        .max_frame_size(max_bytes)
+        .max_message_size(max_bytes);
     let protocol = Protocol::from_subprotocol(
         upgrade
             .selected_protocol()

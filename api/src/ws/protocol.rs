@@ -65,6 +65,13 @@ impl Close {
     pub const SLOW_CONSUMER: Close = Close::fixed(1013, "slow consumer");
     /// 1001: the server is shutting down.
     pub const GOING_AWAY: Close = Close::fixed(1001, "server shutting down");
+    /// 1009: a frame or message over `max_bytes`.
+    pub fn message_too_big(max_bytes: usize) -> Close {
+        Close {
+            code: 1009,
+            reason: Cow::Owned(format!("message too big: at most {max_bytes} bytes")),
+        }
+    }
     /// 1000: the client asked to end the connection.
     pub const NORMAL: Close = Close::fixed(1000, "Normal Closure");
 

@@ -10,6 +10,23 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The message of an UNAUTHENTICATED error over WebSocket: a browser cannot
+/// send an `Authorization` header there; the token goes in `connection_init`
+/// (the payload fields [`Session`] accepts).
+pub const AUTHENTICATION_REQUIRED: &str = "authentication required: over WebSocket, send the \
+     token in connection_init's payload: {\"authorization\": \"Bearer <token>\"} (or {\"token\": \"<token>\"})";
+
+/// Gives UNAUTHENTICATED errors the WebSocket way to authenticate as their message.
+pub fn explain_authentication(errors: &mut [ServerError]) {
+    let unauthenticated = async_graphql::Value::from(ErrorCode::Unauthenticated.as_str());
+    for error in errors {
+        let code = error.extensions.as_ref().and_then(|e| e.get("code"));
+        if code == Some(&unauthenticated) {
+            error.message = AUTHENTICATION_REQUIRED.to_string();
+        }
+    }
+}
+
 /// What the driver must do.
 #[derive(Debug)]
 pub enum Action {
@@ -205,6 +222,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_graphql::ErrorExtensions;
     use opsledger_domain::Role;
 
     fn session(protocol: Protocol) -> Session {
@@ -363,6 +381,30 @@ mod tests {
         );
         assert!(s.on_operation_end("2", 1, true).is_empty());
         assert_eq!(s.active_operations(), 0);
+    }
+
+    #[test]
+    fn unauthenticated_errors_name_the_connection_init_payload() {
+        let mut errors = vec![
+            ApiError::Unauthenticated
+                .extend()
+                .into_server_error(Default::default()),
+            ApiError::limit("x")
+                .extend()
+                .into_server_error(Default::default()),
+        ];
+        explain_authentication(&mut errors);
+        assert_eq!(errors[0].message, AUTHENTICATION_REQUIRED);
+        assert!(AUTHENTICATION_REQUIRED.contains(r#"{"authorization": "Bearer <token>"}"#));
+        assert_eq!(errors[1].message, "limit exceeded: x");
+        // The payload the message names is the one authenticate accepts.
+        let mut s = session(Protocol::TransportWs);
+        let actions =
+            s.on_text(r#"{"type":"connection_init","payload":{"authorization":"Bearer good"}}"#);
+        assert!(matches!(
+            actions[..],
+            [Action::Send(ServerMessage::ConnectionAck)]
+        ));
     }
 
     #[test]
