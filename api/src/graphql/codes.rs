@@ -1,6 +1,6 @@
 //! A schema extension that gives every error a stable `extensions.code`:
 //! async-graphql's own parse/validation errors become `VALIDATION`, its
-//! depth/complexity/recursion/directive limits become `LIMIT`, and an
+//! complexity/recursion/directive limits become `LIMIT`, and an
 //! uncoded execution error (a bug: resolvers return [`crate::ApiError`])
 //! becomes `INTERNAL` with its message logged and hidden. Every error is
 //! counted in the metrics by code.
@@ -30,8 +30,8 @@ struct ErrorCodesExtension;
 
 /// The code of an error async-graphql raised while parsing or validating.
 fn classify_pre_execution(message: &str) -> ErrorCode {
-    const LIMIT_MESSAGES: [&str; 4] = [
-        "Query is nested too deep.",
+    // (The selection depth is the guard's: it codes its own refusal.)
+    const LIMIT_MESSAGES: [&str; 3] = [
         "Query is too complex.",
         "The recursion depth of the query cannot be greater than",
         "The number of directives on the field",
@@ -139,10 +139,6 @@ mod tests {
 
     #[test]
     fn shape_limits_are_coded_limit() {
-        assert_eq!(
-            classify_pre_execution("Query is nested too deep."),
-            ErrorCode::Limit
-        );
         assert_eq!(
             classify_pre_execution("Query is too complex."),
             ErrorCode::Limit

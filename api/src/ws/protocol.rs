@@ -127,8 +127,14 @@ pub fn parse_client_message(
     protocol: Protocol,
     text: &str,
 ) -> Result<ClientMessage, Cow<'static, str>> {
-    let message: Value =
-        serde_json::from_str(text).map_err(|_| Cow::Borrowed("the message is not JSON"))?;
+    let message: Value = serde_json::from_str(text).map_err(|err| {
+        // serde_json refuses JSON nested deeper than its recursion limit (128).
+        if err.to_string().starts_with("recursion limit exceeded") {
+            Cow::Borrowed("the message nests more than 128 levels deep")
+        } else {
+            Cow::Borrowed("the message is not JSON")
+        }
+    })?;
     let kind = message
         .get("type")
         .and_then(Value::as_str)
@@ -258,6 +264,9 @@ mod tests {
     fn invalid_messages_are_refused_with_a_reason() {
         let err = parse_client_message(Protocol::TransportWs, "not json").unwrap_err();
         assert_eq!(err, "the message is not JSON");
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse_client_message(Protocol::TransportWs, &deep).unwrap_err();
+        assert_eq!(err, "the message nests more than 128 levels deep");
         let err = parse_client_message(Protocol::TransportWs, r#"{"type":"start","id":"1"}"#)
             .unwrap_err();
         assert_eq!(err, "unknown message type `start`");
