@@ -13,7 +13,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
   ACKNOWLEDGE, DECLARE, EVENTS, INCIDENT_UPDATED, base, declareInput, describeClose, env, report,
-  run, summarizeEvents, until, wsUrl,
+  run, stallAcrossPings, summarizeEvents, until, wsUrl,
 } from './common.mjs';
 
 /** An Apollo client reading with the viewer token; `log` records the socket's pings, pongs and closes. */
@@ -25,8 +25,13 @@ function apollo(log, keepAlive = 0) {
     keepAlive,
     retryAttempts: 0,
     on: {
+      opened: () => log.staller?.opened(),
       ping: (received) => { if (!received) log.pingsSent += 1; },
-      pong: (received) => { if (received) log.pongsReceived += 1; },
+      pong: (received) => {
+        if (!received) return;
+        log.pongsReceived += 1;
+        log.staller?.pong();
+      },
       closed: (event) => { log.closes.push(describeClose(event)); },
     },
   });
@@ -95,6 +100,8 @@ async function keepalive() {
   const log = newLog();
   const keepAliveMs = Number(env('OPSLEDGER_KEEPALIVE_MS'));
   const expected = Number(env('OPSLEDGER_EXPECT'));
+  const staller = stallAcrossPings(keepAliveMs, Number(process.env.OPSLEDGER_STALL_MS ?? 0));
+  log.staller = staller;
   const { client, wsClient } = apollo(log, keepAliveMs);
   const events = [];
   let subscriptionError = null;
@@ -104,7 +111,10 @@ async function keepalive() {
       .subscribe({
         next: (result) => {
           if (result.error) subscriptionError = String(result.error);
-          else events.push(result.data.events);
+          else {
+            events.push(result.data.events);
+            staller.event();
+          }
         },
         error: (err) => { subscriptionError = describeClose(err) ?? String(err); },
       });
@@ -122,6 +132,7 @@ async function keepalive() {
       ...summarizeEvents(events),
       pingsSent: log.pingsSent,
       pongsReceived: log.pongsReceived,
+      stalls: staller.count(),
       subscriptionError,
       closesBeforeDispose: [...log.closes],
     };

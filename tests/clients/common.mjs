@@ -9,6 +9,8 @@
 //   OPSLEDGER_STREAM       (keepalive) the stream the test appends to
 //   OPSLEDGER_EXPECT       (keepalive) how many events of it to wait for
 //   OPSLEDGER_KEEPALIVE_MS (keepalive) graphql-ws `keepAlive` (ping period)
+//   OPSLEDGER_STALL_MS     (keepalive) the client is busy this long across each
+//                          ping's due time (see stallAcrossPings)
 
 /** A required environment variable. */
 export function env(name) {
@@ -111,5 +113,30 @@ export function summarizeEvents(events) {
     last: positions.at(-1) ?? null,
     strictlyIncreasing: positions.every((p, i) => i === 0 || p > positions[i - 1]),
     versions: events.length ? [events[0].streamVersion, events.at(-1).streamVersion] : [],
+  };
+}
+
+/**
+ * A client that is busy (its event loop blocked, not reading) for `stallMs`
+ * across each moment its keepAlive ping falls due, like a page rendering a
+ * burst of events: the server's buffers fill up, and the ping goes out the
+ * moment the client reads again. graphql-ws times a ping `keepAlive` ms after
+ * the socket opened or the last pong arrived; `opened()` and `pong()` track that.
+ */
+export function stallAcrossPings(keepAliveMs, stallMs) {
+  let due = Infinity;
+  let stalls = 0;
+  return {
+    opened: () => { due = Date.now() + keepAliveMs; },
+    pong: () => { due = Date.now() + keepAliveMs; },
+    event: () => {
+      if (stallMs > 0 && Date.now() >= due - stallMs / 2) {
+        due = Infinity; // once per ping
+        stalls += 1;
+        const until = Date.now() + stallMs;
+        while (Date.now() < until) { /* busy */ }
+      }
+    },
+    count: () => stalls,
   };
 }

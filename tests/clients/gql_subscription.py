@@ -9,10 +9,12 @@ declares over plain HTTP (standard library, responder token), acknowledges it
 and waits for the change on the subscription. Settings come from the
 environment (see common.mjs). Prints one line `result: <JSON>` that
 tests/tests/client_compat.rs asserts on; bounded by a 45 s watchdog.
+OPSLEDGER_CLIENT_DEBUG=1 logs gql's frames to stderr.
 """
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import urllib.request
@@ -113,6 +115,8 @@ async def main(mode):
 
 
 if __name__ == "__main__":
+    if os.environ.get("OPSLEDGER_CLIENT_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     if len(sys.argv) != 2 or sys.argv[1] not in ("default", "pinned"):
         report({"error": "usage: python gql_subscription.py default|pinned"})
         sys.exit(2)

@@ -10,7 +10,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
   ACKNOWLEDGE, DECLARE, EVENTS, INCIDENT_UPDATED, declareInput, describeClose, env, report,
-  run, summarizeEvents, until, wsUrl,
+  run, stallAcrossPings, summarizeEvents, until, wsUrl,
 } from './common.mjs';
 
 /** A graphql-ws client for `token`, recording pings, pongs and closes in `log`. */
@@ -22,8 +22,13 @@ function connect(token, log, keepAlive = 0) {
     keepAlive,
     retryAttempts: 0,
     on: {
+      opened: () => log.staller?.opened(),
       ping: (received) => { if (!received) log.pingsSent += 1; },
-      pong: (received) => { if (received) log.pongsReceived += 1; },
+      pong: (received) => {
+        if (!received) return;
+        log.pongsReceived += 1;
+        log.staller?.pong();
+      },
       closed: (event) => { log.closes.push(describeClose(event)); },
     },
   });
@@ -89,6 +94,8 @@ async function keepalive() {
   const log = newLog();
   const keepAliveMs = Number(env('OPSLEDGER_KEEPALIVE_MS'));
   const expected = Number(env('OPSLEDGER_EXPECT'));
+  const staller = stallAcrossPings(keepAliveMs, Number(process.env.OPSLEDGER_STALL_MS ?? 0));
+  log.staller = staller;
   const client = connect(env('OPSLEDGER_READ_TOKEN'), log, keepAliveMs);
   const events = [];
   let subscriptionError = null;
@@ -96,7 +103,10 @@ async function keepalive() {
     client.subscribe({ query: EVENTS, variables: { from: 0, prefix: env('OPSLEDGER_STREAM') } }, {
       next: (result) => {
         if (result.errors?.length) subscriptionError = result.errors;
-        else events.push(result.data.events);
+        else {
+          events.push(result.data.events);
+          staller.event();
+        }
       },
       error: (err) => { subscriptionError = describeClose(err) ?? String(err); },
       complete: () => {},
@@ -115,6 +125,7 @@ async function keepalive() {
       ...summarizeEvents(events),
       pingsSent: log.pingsSent,
       pongsReceived: log.pongsReceived,
+      stalls: staller.count(),
       subscriptionError,
       closesBeforeDispose: [...log.closes],
     };
