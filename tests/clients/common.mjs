@@ -9,6 +9,7 @@
 //   OPSLEDGER_STREAM       (keepalive) the stream the test appends to
 //   OPSLEDGER_EXPECT       (keepalive) how many events of it to wait for
 //   OPSLEDGER_KEEPALIVE_MS (keepalive) graphql-ws `keepAlive` (ping period)
+//   OPSLEDGER_PONGS        (keepalive) pongs to wait for (default 2)
 //   OPSLEDGER_STALL_MS     (keepalive) the client is busy this long across each
 //                          ping's due time (see stallAcrossPings)
 

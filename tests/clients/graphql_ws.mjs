@@ -94,6 +94,7 @@ async function keepalive() {
   const log = newLog();
   const keepAliveMs = Number(env('OPSLEDGER_KEEPALIVE_MS'));
   const expected = Number(env('OPSLEDGER_EXPECT'));
+  const pongs = Number(process.env.OPSLEDGER_PONGS ?? 2);
   const staller = stallAcrossPings(keepAliveMs, Number(process.env.OPSLEDGER_STALL_MS ?? 0));
   log.staller = staller;
   const client = connect(env('OPSLEDGER_READ_TOKEN'), log, keepAliveMs);
@@ -111,11 +112,11 @@ async function keepalive() {
       error: (err) => { subscriptionError = describeClose(err) ?? String(err); },
       complete: () => {},
     });
-    // Every event, and two keep-alive round trips, or the connection ends.
+    // Every event, and `pongs` keep-alive round trips, or the connection ends.
     let timedOut = false;
     await until(
-      () => (events.length >= expected && log.pongsReceived >= 2) || subscriptionError || log.closes.length,
-      `${expected} events and 2 pongs`,
+      () => (events.length >= expected && log.pongsReceived >= pongs) || subscriptionError || log.closes.length,
+      `${expected} events and ${pongs} pongs`,
       40_000,
     ).catch(() => { timedOut = true; });
     return {

@@ -318,18 +318,20 @@ const KEEP_ALIVE_OUTGOING_BUFFER: usize = 4;
 const STALL_MS: u64 = 300;
 /// The keep-alive server's slow-consumer grace (10 stalls' worth of margin).
 const KEEP_ALIVE_GRACE: Duration = Duration::from_millis(STALL_MS * 10);
-/// Events the keep-alive client must receive at least (it also waits for 2 pongs).
+/// Events the keep-alive client must receive at least (it also waits for [`PONGS`] pongs).
 const KEEP_ALIVE_EVENTS: usize = 4_000;
 /// Events per append while the keep-alive client runs.
 const BURST: usize = 400;
 /// Pause between bursts.
 const BURST_PAUSE: Duration = Duration::from_millis(100);
 /// The clients' keepAlive (ping period).
-const KEEP_ALIVE_MS: u64 = 2_000;
+const KEEP_ALIVE_MS: u64 = 1_500;
+/// Keep-alive round trips the client waits for.
+const PONGS: u64 = 3;
 
 /// Runs a keep-alive client (`file`) on an `events` subscription of one
 /// stream, which the test keeps appending bursts to until the client is done
-/// (at least [`KEEP_ALIVE_EVENTS`] events and two pongs); returns its result.
+/// (at least [`KEEP_ALIVE_EVENTS`] events and [`PONGS`] pongs); returns its result.
 async fn busy_subscription_with_keep_alive(file: &str) -> Value {
     let app = spawn_app_with(ServerConfig {
         dev: false,
@@ -349,6 +351,7 @@ async fn busy_subscription_with_keep_alive(file: &str) -> Value {
             .with("OPSLEDGER_EXPECT", &KEEP_ALIVE_EVENTS.to_string())
             .with("OPSLEDGER_KEEPALIVE_MS", &KEEP_ALIVE_MS.to_string())
             .with("OPSLEDGER_STALL_MS", &STALL_MS.to_string())
+            .with("OPSLEDGER_PONGS", &PONGS.to_string())
             .result(),
     );
     // Traffic for as long as the client runs (its own watchdog bounds it).
@@ -371,8 +374,8 @@ async fn busy_subscription_with_keep_alive(file: &str) -> Value {
     assert_eq!(result["strictlyIncreasing"], true, "{result}");
     assert_eq!(result["versions"], json!([0, received - 1]), "{result}");
     assert!(
-        result["pongsReceived"].as_u64() >= Some(2),
-        "the server answered fewer than 2 pings: {result}"
+        result["pongsReceived"].as_u64() >= Some(PONGS),
+        "the server answered fewer than {PONGS} pings: {result}"
     );
     assert!(
         result["stalls"].as_u64() >= Some(1),
