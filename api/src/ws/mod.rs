@@ -12,15 +12,24 @@ pub mod session;
 use crate::server::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use connection::run_connection;
 use protocol::Protocol;
 
 /// Upgrades `GET /graphql/ws` and serves the connection.
-pub async fn graphql_ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn graphql_ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let max_bytes = state.config().limits.body_bytes;
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
     let upgrade = upgrade
-        .protocols(Protocol::NAMES)
+        .protocols(Protocol::in_client_order(offered))
         .max_frame_size(max_bytes)
         .max_message_size(max_bytes);
     let protocol = Protocol::from_subprotocol(

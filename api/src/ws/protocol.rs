@@ -19,6 +19,24 @@ impl Protocol {
     /// Sub-protocol names the server accepts, preferred first.
     pub const NAMES: [&'static str; 2] = ["graphql-transport-ws", "graphql-ws"];
 
+    /// The sub-protocols we accept, in the order the client offered them
+    /// (`Sec-WebSocket-Protocol` values, comma-separated): RFC 6455 lets the
+    /// server choose, and we honour the client's preference, because some clients
+    /// (Python gql 4 offers `graphql-ws, graphql-transport-ws`) assume the first
+    /// one they offered is chosen.
+    pub fn in_client_order<'a>(offered: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
+        let mut chosen = Vec::new();
+        for name in offered.into_iter().flat_map(|value| value.split(',')) {
+            let name = name.trim();
+            if let Some(known) = Protocol::NAMES.iter().find(|known| **known == name) {
+                if !chosen.contains(known) {
+                    chosen.push(*known);
+                }
+            }
+        }
+        chosen
+    }
+
     /// The protocol of a negotiated `Sec-WebSocket-Protocol` (none = graphql-transport-ws).
     pub fn from_subprotocol(name: Option<&str>) -> Protocol {
         match name {
@@ -232,6 +250,23 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subprotocol_follows_the_clients_order_of_preference() {
+        assert_eq!(
+            Protocol::in_client_order(["graphql-ws, graphql-transport-ws"]),
+            ["graphql-ws", "graphql-transport-ws"]
+        );
+        assert_eq!(
+            Protocol::in_client_order(["graphql-transport-ws", "graphql-ws"]),
+            ["graphql-transport-ws", "graphql-ws"]
+        );
+        assert_eq!(
+            Protocol::in_client_order(["mqtt, graphql-ws, graphql-ws"]),
+            ["graphql-ws"]
+        );
+        assert!(Protocol::in_client_order(["mqtt"]).is_empty());
+    }
 
     #[test]
     fn subprotocol_selects_the_protocol() {
