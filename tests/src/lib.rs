@@ -29,7 +29,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Token of `vera`, role viewer.
 pub const VIEWER_TOKEN: &str = "test-viewer-secret";
-/// Token of `rita`, role responder (not viewer).
+/// Token of `rita`, role responder (which also grants viewer).
 pub const RESPONDER_TOKEN: &str = "test-responder-secret";
 /// Token of `root`, role admin.
 pub const ADMIN_TOKEN: &str = "test-admin-secret";
@@ -41,6 +41,9 @@ pub const APPROVER_TOKEN: &str = "test-approver-secret";
 pub const APPROVER2_TOKEN: &str = "test-approver2-secret";
 /// Token of `cora`, roles change_manager and approver (to test segregation of duties).
 pub const MANAGER_APPROVER_TOKEN: &str = "test-manager-approver-secret";
+
+/// Token of `nora`, who holds no role at all (authenticated, may read nothing).
+pub const NO_ROLE_TOKEN: &str = "test-no-role-secret";
 
 /// How long a helper waits for a message before failing the test.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -68,6 +71,7 @@ pub fn test_tokens() -> TokenTable {
         (VIEWER_TOKEN, "vera", vec![Role::Viewer]),
         (RESPONDER_TOKEN, "rita", vec![Role::Responder]),
         (ADMIN_TOKEN, "root", vec![Role::Admin]),
+        (NO_ROLE_TOKEN, "nora", vec![]),
         (CHANGE_MANAGER_TOKEN, "carl", vec![Role::ChangeManager]),
         (APPROVER_TOKEN, "ann", vec![Role::Approver]),
         (APPROVER2_TOKEN, "abe", vec![Role::Approver]),

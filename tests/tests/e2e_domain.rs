@@ -427,3 +427,61 @@ async fn alertmanager_webhook_opens_an_incident_for_a_responder_only() {
     assert_eq!(report["alerts"][0]["code"], "NOT_FOUND");
     app.shutdown().await;
 }
+
+async fn declare_one(app: &TestApp, service: &str) -> String {
+    let data = ok(
+        app,
+        RESPONDER_TOKEN,
+        DECLARE,
+        json!({"input": declare_input(service)}),
+    )
+    .await;
+    data["declareIncident"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_merge_refused_on_either_side_writes_nothing_on_the_other() {
+    let app = spawn_app().await;
+    let payments = register(&app, "payments", 1).await;
+    let declare = |_: &TestApp| declare_one(&app, &payments);
+    let target = declare(&app).await;
+    let closed = declare(&app).await;
+    for step in [
+        "mutation($id: ID!) { resolveIncident(id: $id, summary: \"dup\") { position } }",
+        "mutation($id: ID!) { closeIncident(id: $id) { position } }",
+    ] {
+        ok(&app, RESPONDER_TOKEN, step, json!({"id": closed})).await;
+    }
+    let stream_events = |id: &str| format!("incident-{id}");
+    let before = app
+        .store
+        .read_stream(&stream_events(&target), 0, Direction::Forward, 100)
+        .await
+        .unwrap()
+        .len();
+    let merge = "mutation($id: ID!, $into: ID!) { mergeIncident(id: $id, into: $into) { position } }";
+    assert_eq!(
+        fails(&app, RESPONDER_TOKEN, merge, json!({"id": closed, "into": target})).await,
+        "RULE_VIOLATION"
+    );
+    // The reverse direction: an open duplicate into a closed target.
+    let open = declare(&app).await;
+    assert_eq!(
+        fails(&app, RESPONDER_TOKEN, merge, json!({"id": open, "into": closed})).await,
+        "RULE_VIOLATION"
+    );
+    let after = app
+        .store
+        .read_stream(&stream_events(&target), 0, Direction::Forward, 100)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), before, "the target recorded a refused merge");
+    assert!(after.iter().all(|r| r.type_name != "IncidentDuplicateMerged"));
+    let read = "query($id: ID!) { incident(id: $id) { mergedIntoId status } }";
+    for id in [&closed, &open] {
+        let data = ok(&app, VIEWER_TOKEN, read, json!({"id": id})).await;
+        assert!(data["incident"]["mergedIntoId"].is_null(), "{data}");
+    }
+    let data = ok(&app, VIEWER_TOKEN, read, json!({"id": open})).await;
+    assert_eq!(data["incident"]["status"], "TRIGGERED");
+}
