@@ -10,6 +10,7 @@ use futures::{SinkExt, StreamExt};
 use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
+use opsledger_api::metrics::StoreProbe;
 use opsledger_api::server::{Readiness, RunningServer, ServerConfig};
 use opsledger_domain::Role;
 use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
@@ -111,12 +112,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig {
         dev: false,
         limits: test_limits(),
+        ..ServerConfig::default()
     })
     .await
 }
 
 /// Starts a server with `config`.
-pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
     init_test_logging();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(
@@ -124,6 +126,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
             .await
             .expect("open store"),
     );
+    config.store_probe = StoreProbe::sled(store.clone());
     let shared: Arc<dyn EventStore> = store.clone();
     let runner = ProjectionRunner::<ReadModels>::start(
         shared.clone(),

@@ -201,7 +201,12 @@ async fn slow_consumer_is_dropped_without_blocking_another_subscriber() {
     let mut limits = test_limits();
     limits.ws_outgoing_buffer = 8;
     limits.ws_slow_consumer_grace = Duration::from_millis(200);
-    let app = spawn_app_with(ServerConfig { dev: false, limits }).await;
+    let app = spawn_app_with(ServerConfig {
+        dev: false,
+        limits,
+        ..ServerConfig::default()
+    })
+    .await;
     let mut slow = app.ws_ready_small_buffer(Some(VIEWER_TOKEN)).await;
     // Large messages fill the socket buffers sooner.
     slow.subscribe("s", EVENTS_IN_FULL, json!({"from": 0}))
