@@ -161,6 +161,61 @@ pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
     }
 }
 
+/// Starts a server the way `serve --demo` does: the demo fixtures of `cfg`
+/// loaded through the real application service, the demo tokens
+/// (`demo-responder`, `demo-approver`, `demo-admin`) and dev mode.
+pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
+    init_test_logging();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
+            .await
+            .expect("open store"),
+    );
+    let shared: Arc<dyn EventStore> = store.clone();
+    let runner = ProjectionRunner::<ReadModels>::start(
+        shared.clone(),
+        data_dir.path().join("projections"),
+        RunnerConfig::default(),
+    )
+    .await
+    .expect("start projections");
+    let mut tokens = TokenTable::new();
+    opsledger_api::cli_tools::demo::serve_demo_with(&shared, &runner.handle(), &mut tokens, cfg)
+        .await
+        .expect("load the demo");
+    let app = Arc::new(AppService::new(
+        shared.clone(),
+        runner.handle(),
+        Arc::new(SystemClock),
+    ));
+    let config = ServerConfig {
+        dev: true,
+        limits: Limits::default(),
+        store_probe: StoreProbe::sled(store.clone()),
+        ..ServerConfig::default()
+    };
+    let server = RunningServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        shared,
+        app.clone(),
+        Arc::new(tokens),
+        Readiness::with_projections(runner.handle().position_receiver()),
+        config,
+    )
+    .await
+    .expect("start server");
+    TestApp {
+        addr: server.addr,
+        store,
+        app,
+        runner: Some(runner),
+        client: reqwest::Client::new(),
+        server: Some(server),
+        data_dir,
+    }
+}
+
 /// `extensions.code` of the first error of a GraphQL response body.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
