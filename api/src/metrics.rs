@@ -32,7 +32,9 @@ pub struct StoreProbe(Option<Arc<SledEventStore>>);
 
 impl std::fmt::Debug for StoreProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("StoreProbe").field(&self.0.is_some()).finish()
+        f.debug_tuple("StoreProbe")
+            .field(&self.0.is_some())
+            .finish()
     }
 }
 

@@ -27,15 +27,23 @@ pub struct ProcessCollector {
 impl ProcessCollector {
     /// The collector, with its gauges described.
     pub fn new() -> Result<Self, prometheus::Error> {
-        let resident = IntGauge::new("process_resident_memory_bytes", "Resident memory size in bytes.")?;
-        let virtual_memory =
-            IntGauge::new("process_virtual_memory_bytes", "Virtual memory size in bytes.")?;
+        let resident = IntGauge::new(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+        )?;
+        let virtual_memory = IntGauge::new(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+        )?;
         let cpu_seconds = Gauge::new(
             "process_cpu_seconds_total",
             "Total user and system CPU time spent in seconds.",
         )?;
         let open_fds = IntGauge::new("process_open_fds", "Number of open file descriptors.")?;
-        let max_fds = IntGauge::new("process_max_fds", "Maximum number of open file descriptors.")?;
+        let max_fds = IntGauge::new(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+        )?;
         let start_time = Gauge::new(
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",

@@ -139,7 +139,13 @@ async fn one_notification_group_opens_one_incident_with_every_instance_attached(
         1
     );
     assert_eq!(
-        labelled_metric(&app, "opsledger_alerts_ingested_total", "result", "attached").await,
+        labelled_metric(
+            &app,
+            "opsledger_alerts_ingested_total",
+            "result",
+            "attached"
+        )
+        .await,
         2
     );
     // Alertmanager's redelivery of the same notification writes nothing new.

@@ -462,15 +462,28 @@ async fn a_merge_refused_on_either_side_writes_nothing_on_the_other() {
         .await
         .unwrap()
         .len();
-    let merge = "mutation($id: ID!, $into: ID!) { mergeIncident(id: $id, into: $into) { position } }";
+    let merge =
+        "mutation($id: ID!, $into: ID!) { mergeIncident(id: $id, into: $into) { position } }";
     assert_eq!(
-        fails(&app, RESPONDER_TOKEN, merge, json!({"id": closed, "into": target})).await,
+        fails(
+            &app,
+            RESPONDER_TOKEN,
+            merge,
+            json!({"id": closed, "into": target})
+        )
+        .await,
         "RULE_VIOLATION"
     );
     // The reverse direction: an open duplicate into a closed target.
     let open = declare(&app).await;
     assert_eq!(
-        fails(&app, RESPONDER_TOKEN, merge, json!({"id": open, "into": closed})).await,
+        fails(
+            &app,
+            RESPONDER_TOKEN,
+            merge,
+            json!({"id": open, "into": closed})
+        )
+        .await,
         "RULE_VIOLATION"
     );
     let after = app
@@ -479,7 +492,9 @@ async fn a_merge_refused_on_either_side_writes_nothing_on_the_other() {
         .await
         .unwrap();
     assert_eq!(after.len(), before, "the target recorded a refused merge");
-    assert!(after.iter().all(|r| r.type_name != "IncidentDuplicateMerged"));
+    assert!(after
+        .iter()
+        .all(|r| r.type_name != "IncidentDuplicateMerged"));
     let read = "query($id: ID!) { incident(id: $id) { mergedIntoId status } }";
     for id in [&closed, &open] {
         let data = ok(&app, VIEWER_TOKEN, read, json!({"id": id})).await;

@@ -52,7 +52,11 @@ impl Scrape {
         self.samples
             .iter()
             .filter(|s| s.name == name)
-            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+            .filter(|s| {
+                labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
             .map(|s| s.value)
             .sum()
     }
@@ -72,7 +76,10 @@ fn parse_labels(text: &str) -> BTreeMap<String, String> {
     let mut rest = text;
     while let Some((key, after)) = rest.split_once("=\"") {
         let end = after.find('"').expect("closing quote");
-        labels.insert(key.trim_start_matches(',').to_string(), after[..end].to_string());
+        labels.insert(
+            key.trim_start_matches(',').to_string(),
+            after[..end].to_string(),
+        );
         rest = &after[end + 1..];
     }
     labels
@@ -140,13 +147,20 @@ async fn every_family_is_exposed_and_moves_when_clients_act() {
 
     // A named query, a mutation (an append with an fsync) and an alert.
     let (_, body) = app
-        .graphql(Some(VIEWER_TOKEN), "query ListServices { services(first: 5) { edges { node { id } } } }", Value::Null)
+        .graphql(
+            Some(VIEWER_TOKEN),
+            "query ListServices { services(first: 5) { edges { node { id } } } }",
+            Value::Null,
+        )
         .await;
     assert!(body["errors"].is_null(), "{body}");
-    let register = r#"mutation Register($input: ServiceInput!) { registerService(input: $input) { id } }"#;
+    let register =
+        r#"mutation Register($input: ServiceInput!) { registerService(input: $input) { id } }"#;
     let input = json!({"name": "api", "ownerTeam": "core", "tier": 2, "sloTargetPercent": 99.9,
         "escalationPolicy": [{"target": "primary", "ackTimeoutSecs": 300}]});
-    let (_, body) = app.graphql(Some(ADMIN_TOKEN), register, json!({"input": input})).await;
+    let (_, body) = app
+        .graphql(Some(ADMIN_TOKEN), register, json!({"input": input}))
+        .await;
     assert!(body["errors"].is_null(), "{body}");
     for service in ["api", "unknown"] {
         app.client
@@ -158,7 +172,8 @@ async fn every_family_is_exposed_and_moves_when_clients_act() {
             .unwrap();
     }
     let mut ws = app.ws_ready(Some(VIEWER_TOKEN)).await;
-    ws.subscribe("1", "subscription { statusPage { overall } }", Value::Null).await;
+    ws.subscribe("1", "subscription { statusPage { overall } }", Value::Null)
+        .await;
     ws.next_json().await;
 
     let after = scrape(&app).await;
@@ -172,28 +187,69 @@ async fn every_family_is_exposed_and_moves_when_clients_act() {
     }
     let duration = "opsledger_graphql_request_duration_seconds_count";
     assert_eq!(
-        after.value(duration, &[("operation_type", "query"), ("operation_name", "ListServices")]),
+        after.value(
+            duration,
+            &[
+                ("operation_type", "query"),
+                ("operation_name", "ListServices")
+            ]
+        ),
         1.0
     );
     assert_eq!(
-        after.value(duration, &[("operation_type", "mutation"), ("operation_name", "Register")]),
+        after.value(
+            duration,
+            &[
+                ("operation_type", "mutation"),
+                ("operation_name", "Register")
+            ]
+        ),
         1.0
     );
     let bucket = "opsledger_graphql_request_duration_seconds_bucket";
     assert_eq!(
-        after.value(bucket, &[("operation_name", "ListServices"), ("le", "+Inf")]),
+        after.value(
+            bucket,
+            &[("operation_name", "ListServices"), ("le", "+Inf")]
+        ),
         1.0
     );
     assert!(after.value("opsledger_append_latency_seconds_count", &[]) >= 2.0);
-    assert!(after.value("opsledger_store_fsyncs_total", &[]) > before.value("opsledger_store_fsyncs_total", &[]));
+    assert!(
+        after.value("opsledger_store_fsyncs_total", &[])
+            > before.value("opsledger_store_fsyncs_total", &[])
+    );
     assert!(after.value("opsledger_store_fsync_seconds_total", &[]) > 0.0);
-    assert!(after.value("opsledger_log_position", &[]) > before.value("opsledger_log_position", &[]));
-    assert_eq!(after.value("opsledger_alerts_received_total", &[("status", "firing")]), 2.0);
-    assert_eq!(after.value("opsledger_alerts_ingested_total", &[("result", "opened")]), 1.0);
-    assert_eq!(after.value("opsledger_alerts_unrouted_total", &[("reason", "unknown_service")]), 1.0);
-    assert_eq!(after.value("opsledger_webhook_requests_total", &[("code", "200")]), 1.0);
-    assert_eq!(after.value("opsledger_webhook_requests_total", &[("code", "503")]), 1.0);
-    assert_eq!(after.value("opsledger_ws_subscriptions_started_total", &[]), 1.0);
+    assert!(
+        after.value("opsledger_log_position", &[]) > before.value("opsledger_log_position", &[])
+    );
+    assert_eq!(
+        after.value("opsledger_alerts_received_total", &[("status", "firing")]),
+        2.0
+    );
+    assert_eq!(
+        after.value("opsledger_alerts_ingested_total", &[("result", "opened")]),
+        1.0
+    );
+    assert_eq!(
+        after.value(
+            "opsledger_alerts_unrouted_total",
+            &[("reason", "unknown_service")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        after.value("opsledger_webhook_requests_total", &[("code", "200")]),
+        1.0
+    );
+    assert_eq!(
+        after.value("opsledger_webhook_requests_total", &[("code", "503")]),
+        1.0
+    );
+    assert_eq!(
+        after.value("opsledger_ws_subscriptions_started_total", &[]),
+        1.0
+    );
     assert_eq!(after.value("opsledger_ws_subscriptions_active", &[]), 1.0);
     assert_eq!(after.value("opsledger_projection_lag_seconds", &[]), 0.0);
     assert!(after.value("process_cpu_seconds_total", &[]) > 0.0);

@@ -99,7 +99,10 @@ async fn the_readme_tour_runs_without_errors_against_serve_demo() {
         ..FixtureConfig::default()
     })
     .await;
-    eprintln!("demo (30 days) loaded in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "demo (30 days) loaded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let token = tour_section()
         .split("Bearer ")
         .nth(1)
@@ -111,9 +114,14 @@ async fn the_readme_tour_runs_without_errors_against_serve_demo() {
     let mut incident_id = None::<String>;
     for op in tour_operations() {
         let mut query = op.clone();
-        for (placeholder, value) in [("<SERVICE ID>", &service_id), ("<INCIDENT ID>", &incident_id)] {
+        for (placeholder, value) in [
+            ("<SERVICE ID>", &service_id),
+            ("<INCIDENT ID>", &incident_id),
+        ] {
             if query.contains(placeholder) {
-                let value = value.as_ref().unwrap_or_else(|| panic!("{placeholder} before it is known: {op}"));
+                let value = value
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{placeholder} before it is known: {op}"));
                 query = query.replace(placeholder, value);
             }
         }

@@ -191,7 +191,10 @@ mod tests {
     #[test]
     fn alerts_group_by_group_key_unless_asked_for_fingerprints() {
         let none = labels(&[]);
-        assert_eq!(dedup_key("{}:{a=\"b\"}", "f1", &none), "am-group:{}:{a=\"b\"}");
+        assert_eq!(
+            dedup_key("{}:{a=\"b\"}", "f1", &none),
+            "am-group:{}:{a=\"b\"}"
+        );
         assert_eq!(dedup_key("", "f1", &none), "f1");
         let per_fp = labels(&[(GROUPING_LABEL, GROUP_BY_FINGERPRINT)]);
         assert_eq!(dedup_key("{}:{a=\"b\"}", "f1", &per_fp), "f1");

@@ -147,7 +147,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/webhooks/alertmanager", post(webhook::alertmanager_counted))
+        .route(
+            "/webhooks/alertmanager",
+            post(webhook::alertmanager_counted),
+        )
         .route(
             "/admin/backup",
             post(crate::cli_tools::online_backup::admin_backup),

@@ -380,10 +380,18 @@ async fn group_result(state: &AppState, out: &crate::app::CommandOutcome) -> &'s
     let first = (last + 1).saturating_sub(written);
     let events = state
         .store()
-        .read_stream(&out.stream_id, first, Direction::Forward, out.events_written)
+        .read_stream(
+            &out.stream_id,
+            first,
+            Direction::Forward,
+            out.events_written,
+        )
         .await
         .unwrap_or_default();
-    if events.iter().any(|e| e.type_name == "IncidentOpenedForGroup") {
+    if events
+        .iter()
+        .any(|e| e.type_name == "IncidentOpenedForGroup")
+    {
         "opened"
     } else if events.iter().any(|e| e.type_name == "AlertAttached") {
         "attached"
@@ -405,7 +413,9 @@ pub async fn alertmanager_counted(
 ) -> Response {
     let metrics = state.0.clone();
     let response = alertmanager(state, headers, body).await;
-    metrics.metrics().webhook_request(response.status().as_u16());
+    metrics
+        .metrics()
+        .webhook_request(response.status().as_u16());
     response
 }
 

@@ -811,7 +811,10 @@ fn a_merge_is_refused_when_either_side_refuses() {
         check_merge(&open, &closed, iid(2), iid(1), &ctx()),
         rejected(IncidentError::Closed).map(|_| ())
     );
-    assert_eq!(check_merge(&open, &open_target, iid(2), iid(3), &ctx()), Ok(()));
+    assert_eq!(
+        check_merge(&open, &open_target, iid(2), iid(3), &ctx()),
+        Ok(())
+    );
 }
 
 #[test]
