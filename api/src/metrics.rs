@@ -5,8 +5,8 @@ use crate::error::ErrorCode;
 use crate::server::alert_routing::MisrouteReason;
 use opsledger_storage::SledEventStore;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -113,9 +113,11 @@ pub struct Metrics {
     webhook_requests: IntCounterVec,
     ws_subscriptions_started: IntCounter,
     store_size: IntGauge,
-    store_fsyncs: IntGauge,
-    store_fsync_seconds: Gauge,
-    store_flush_seconds: Gauge,
+    store_fsyncs: IntCounter,
+    store_fsync_seconds: Counter,
+    store_flush_seconds: Counter,
+    /// Serialises [`Metrics::set_store`] (counters advance to a total, never twice).
+    store_update: Mutex<()>,
 }
 
 impl Metrics {
@@ -219,15 +221,15 @@ impl Metrics {
             "opsledger_store_size_bytes",
             "Bytes on disk of the event log's directory",
         )?;
-        let store_fsyncs = IntGauge::new(
+        let store_fsyncs = IntCounter::new(
             "opsledger_store_fsyncs_total",
             "fdatasyncs of the log's data file (one per group commit) since the store opened",
         )?;
-        let store_fsync_seconds = Gauge::new(
+        let store_fsync_seconds = Counter::new(
             "opsledger_store_fsync_seconds_total",
             "Time spent in fdatasync of the log's data file since the store opened",
         )?;
-        let store_flush_seconds = Gauge::new(
+        let store_flush_seconds = Counter::new(
             "opsledger_store_flush_seconds_total",
             "Time spent in sled's flush since the store opened",
         )?;
@@ -301,6 +303,7 @@ impl Metrics {
             store_fsyncs,
             store_fsync_seconds,
             store_flush_seconds,
+            store_update: Mutex::new(()),
         })
     }
 
@@ -379,12 +382,21 @@ impl Metrics {
 
     /// Sets the store's size and writer counters.
     pub fn set_store(&self, sample: StoreSample) {
+        let _serial = self
+            .store_update
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.store_size.set(clamp_i64(sample.size_bytes));
-        self.store_fsyncs.set(clamp_i64(sample.fsyncs));
-        self.store_fsync_seconds
-            .set(Duration::from_nanos(sample.fsync_ns).as_secs_f64());
-        self.store_flush_seconds
-            .set(Duration::from_nanos(sample.flush_ns).as_secs_f64());
+        let fsyncs = sample.fsyncs.saturating_sub(self.store_fsyncs.get());
+        self.store_fsyncs.inc_by(fsyncs);
+        advance(
+            &self.store_fsync_seconds,
+            Duration::from_nanos(sample.fsync_ns).as_secs_f64(),
+        );
+        advance(
+            &self.store_flush_seconds,
+            Duration::from_nanos(sample.flush_ns).as_secs_f64(),
+        );
     }
 
     /// Counts one GraphQL HTTP request.
@@ -434,6 +446,14 @@ impl Metrics {
 
 /// The results [`Metrics::alert_ingested`] counts.
 pub const INGEST_RESULTS: [&str; 4] = ["opened", "attached", "recorded", "duplicate"];
+
+/// Moves `counter` up to `total` (a total kept elsewhere; never down).
+pub(crate) fn advance(counter: &Counter, total: f64) {
+    let delta = total - counter.get();
+    if delta > 0.0 {
+        counter.inc_by(delta);
+    }
+}
 
 fn clamp_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

@@ -8,7 +8,8 @@
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, IntGauge};
+use prometheus::{Counter, Gauge, IntGauge};
+use std::sync::Mutex;
 
 /// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -17,7 +18,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub struct ProcessCollector {
     resident: IntGauge,
     virtual_memory: IntGauge,
-    cpu_seconds: Gauge,
+    cpu_seconds: Counter,
+    /// Serialises collections (the CPU counter advances to a total).
+    collecting: Mutex<()>,
     open_fds: IntGauge,
     max_fds: IntGauge,
     start_time: Gauge,
@@ -35,7 +38,7 @@ impl ProcessCollector {
             "process_virtual_memory_bytes",
             "Virtual memory size in bytes.",
         )?;
-        let cpu_seconds = Gauge::new(
+        let cpu_seconds = Counter::new(
             "process_cpu_seconds_total",
             "Total user and system CPU time spent in seconds.",
         )?;
@@ -68,6 +71,7 @@ impl ProcessCollector {
             max_fds,
             start_time,
             descs,
+            collecting: Mutex::new(()),
         })
     }
 }
@@ -78,12 +82,16 @@ impl Collector for ProcessCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
+        let _serial = self
+            .collecting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(sample) = ProcessSample::read() else {
             return Vec::new();
         };
         self.resident.set(clamp(sample.resident_bytes));
         self.virtual_memory.set(clamp(sample.virtual_bytes));
-        self.cpu_seconds.set(sample.cpu_seconds);
+        crate::metrics::advance(&self.cpu_seconds, sample.cpu_seconds);
         self.open_fds.set(clamp(sample.open_fds));
         self.max_fds.set(clamp(sample.max_fds));
         self.start_time.set(sample.start_time_seconds);

@@ -109,11 +109,12 @@ const FAMILIES: &[(&str, &str)] = &[
     ("opsledger_ws_subscriptions_started_total", "counter"),
     ("opsledger_ws_slow_consumers_dropped_total", "counter"),
     ("opsledger_store_size_bytes", "gauge"),
-    ("opsledger_store_fsyncs_total", "gauge"),
-    ("opsledger_store_fsync_seconds_total", "gauge"),
+    ("opsledger_store_fsyncs_total", "counter"),
+    ("opsledger_store_fsync_seconds_total", "counter"),
+    ("opsledger_store_flush_seconds_total", "counter"),
     ("opsledger_build_info", "gauge"),
     ("process_resident_memory_bytes", "gauge"),
-    ("process_cpu_seconds_total", "gauge"),
+    ("process_cpu_seconds_total", "counter"),
     ("process_open_fds", "gauge"),
     ("process_max_fds", "gauge"),
 ];
@@ -177,6 +178,14 @@ async fn every_family_is_exposed_and_moves_when_clients_act() {
     ws.next_json().await;
 
     let after = scrape(&app).await;
+    // Prometheus naming: counters and only counters end in `_total`.
+    for (family, ty) in &after.types {
+        assert_eq!(
+            family.ends_with("_total"),
+            ty == "counter",
+            "{family} is a {ty}"
+        );
+    }
     // Labelled families appear with their first series (request durations, webhook statuses).
     for (family, ty) in FAMILIES {
         assert_eq!(
