@@ -544,7 +544,10 @@ async fn merge(
     let absorb_key = format!("{key}:absorb");
     if app.store.command_outcome(&absorb_key).await?.is_none() {
         // Validate both sides before writing either: a refusal on the duplicate
-        // (closed, already merged) must not leave the target recording it.
+        // (closed, already merged) must not leave the target recording it. Two
+        // streams cannot be appended atomically, so a command that closes the
+        // duplicate between this check and its MergeInto can still leave the
+        // target's record behind (a narrow race, not a rule the client can hit).
         let dup: Loaded<IncidentState> = load(app.store.as_ref(), &duplicate.stream_id()).await?;
         let tgt: Loaded<IncidentState> = load(app.store.as_ref(), &target.stream_id()).await?;
         for (loaded, id) in [(&dup, duplicate), (&tgt, target)] {
