@@ -32,9 +32,10 @@ impl Principal {
         }
     }
 
-    /// Whether the principal holds `role` (admins hold every role).
+    /// Whether the principal's roles grant `role` (every role grants viewer,
+    /// admin grants every role: [`Role::grants`]).
     pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+        Role::any_grants(&self.roles, role)
     }
 
     /// The domain context for a command decided at `now` on behalf of this principal.
@@ -381,6 +382,17 @@ mod tests {
         assert!(root.has_role(Role::ChangeManager));
         let bob = Principal::new("bob", vec![Role::Viewer]);
         assert!(!bob.has_role(Role::Responder));
+    }
+
+    #[test]
+    fn every_role_reads_what_a_viewer_reads() {
+        let rita = Principal::new("rita", vec![Role::Responder]);
+        assert!(rita.has_role(Role::Viewer));
+        let ann = Principal::new("ann", vec![Role::Approver]);
+        assert!(ann.has_role(Role::Viewer));
+        assert!(!ann.has_role(Role::Responder));
+        let nobody = Principal::new("nobody", vec![]);
+        assert!(!nobody.has_role(Role::Viewer));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
 use crate::app::{AppService, SystemClock};
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
+use crate::server::alert_routing::{AlertRouting, DEFAULT_ALERT_SERVICE_ENV};
 use crate::server::{Readiness, RunningServer, ServerConfig};
 use crate::SharedStore;
 use anyhow::Context as _;
@@ -75,6 +76,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Service (by name) that receives Alertmanager alerts with a missing or unknown
+    /// `service` label; without it such alerts are refused as unrouted (and counted).
+    #[arg(long, env = DEFAULT_ALERT_SERVICE_ENV)]
+    pub default_alert_service: Option<String>,
 }
 
 /// How logs are written.
@@ -255,11 +260,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let sled_store = Arc::new(open_store(&args.data).await?);
     warm_index_in_background(sled_store.clone());
+    let store_probe = crate::metrics::StoreProbe::sled(sled_store.clone());
     let store: SharedStore = sled_store;
     let dev = args.dev || args.demo;
     let config = ServerConfig {
         dev,
         limits: Limits::default(),
+        alert_routing: AlertRouting {
+            default_service: args.default_alert_service.clone(),
+        },
+        store_probe,
     };
     let runner = ProjectionRunner::<ReadModels>::start(
         store.clone(),

@@ -50,6 +50,18 @@ impl Role {
         }
     }
 
+    /// Whether holding this role grants `wanted`: every role grants itself and
+    /// [`Role::Viewer`] (every authenticated role may read what a viewer reads),
+    /// and [`Role::Admin`] grants every role.
+    pub fn grants(self, wanted: Role) -> bool {
+        self == wanted || self == Role::Admin || wanted == Role::Viewer
+    }
+
+    /// Whether any of `held` grants `wanted` (see [`Role::grants`]).
+    pub fn any_grants(held: &[Role], wanted: Role) -> bool {
+        held.iter().any(|role| role.grants(wanted))
+    }
+
     /// The wire name of the role.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,9 +95,9 @@ impl Context {
         }
     }
 
-    /// Whether the actor holds `role` (admins hold every role).
+    /// Whether the actor's roles grant `role` (see [`Role::grants`]).
     pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+        Role::any_grants(&self.roles, role)
     }
 
     /// `Ok` if the actor holds `role`, else [`DomainError::MissingRole`].
@@ -95,5 +107,46 @@ impl Context {
         } else {
             Err(DomainError::MissingRole(role))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Responder,
+        Role::Approver,
+        Role::ChangeManager,
+        Role::Admin,
+    ];
+
+    #[test]
+    fn every_role_grants_viewer() {
+        for role in ALL {
+            assert!(role.grants(Role::Viewer), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn admin_grants_every_role() {
+        for role in ALL {
+            assert!(Role::Admin.grants(role), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn other_roles_grant_only_themselves_and_viewer() {
+        assert!(!Role::Viewer.grants(Role::Responder));
+        assert!(!Role::Responder.grants(Role::Approver));
+        assert!(!Role::Approver.grants(Role::ChangeManager));
+        assert!(!Role::ChangeManager.grants(Role::Approver));
+        assert!(!Role::Responder.grants(Role::Admin));
+    }
+
+    #[test]
+    fn no_role_grants_nothing() {
+        assert!(!Role::any_grants(&[], Role::Viewer));
     }
 }

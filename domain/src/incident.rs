@@ -22,12 +22,14 @@
 mod command;
 mod decide;
 mod event;
+mod merge;
 mod model;
 mod state;
 
 pub use command::{DeclareIncident, IncidentCommand};
 pub use decide::MAX_TITLE_CHARS;
 pub use event::*;
+pub use merge::check_merge;
 pub use model::{
     ImpactLevel, ImpactedService, IncidentStatus, ServiceFacts, ServiceImpact, Severity, Stage,
     Visibility,

@@ -10,6 +10,7 @@ use futures::{SinkExt, StreamExt};
 use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
+use opsledger_api::metrics::StoreProbe;
 use opsledger_api::server::{Readiness, RunningServer, ServerConfig};
 use opsledger_domain::Role;
 use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
@@ -29,7 +30,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Token of `vera`, role viewer.
 pub const VIEWER_TOKEN: &str = "test-viewer-secret";
-/// Token of `rita`, role responder (not viewer).
+/// Token of `rita`, role responder (which also grants viewer).
 pub const RESPONDER_TOKEN: &str = "test-responder-secret";
 /// Token of `root`, role admin.
 pub const ADMIN_TOKEN: &str = "test-admin-secret";
@@ -41,6 +42,9 @@ pub const APPROVER_TOKEN: &str = "test-approver-secret";
 pub const APPROVER2_TOKEN: &str = "test-approver2-secret";
 /// Token of `cora`, roles change_manager and approver (to test segregation of duties).
 pub const MANAGER_APPROVER_TOKEN: &str = "test-manager-approver-secret";
+
+/// Token of `nora`, who holds no role at all (authenticated, may read nothing).
+pub const NO_ROLE_TOKEN: &str = "test-no-role-secret";
 
 /// How long a helper waits for a message before failing the test.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -68,6 +72,7 @@ pub fn test_tokens() -> TokenTable {
         (VIEWER_TOKEN, "vera", vec![Role::Viewer]),
         (RESPONDER_TOKEN, "rita", vec![Role::Responder]),
         (ADMIN_TOKEN, "root", vec![Role::Admin]),
+        (NO_ROLE_TOKEN, "nora", vec![]),
         (CHANGE_MANAGER_TOKEN, "carl", vec![Role::ChangeManager]),
         (APPROVER_TOKEN, "ann", vec![Role::Approver]),
         (APPROVER2_TOKEN, "abe", vec![Role::Approver]),
@@ -107,12 +112,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig {
         dev: false,
         limits: test_limits(),
+        ..ServerConfig::default()
     })
     .await
 }
 
 /// Starts a server with `config`.
-pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
     init_test_logging();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(
@@ -120,6 +126,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
             .await
             .expect("open store"),
     );
+    config.store_probe = StoreProbe::sled(store.clone());
     let shared: Arc<dyn EventStore> = store.clone();
     let runner = ProjectionRunner::<ReadModels>::start(
         shared.clone(),
@@ -138,6 +145,61 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         shared,
         app.clone(),
         Arc::new(test_tokens()),
+        Readiness::with_projections(runner.handle().position_receiver()),
+        config,
+    )
+    .await
+    .expect("start server");
+    TestApp {
+        addr: server.addr,
+        store,
+        app,
+        runner: Some(runner),
+        client: reqwest::Client::new(),
+        server: Some(server),
+        data_dir,
+    }
+}
+
+/// Starts a server the way `serve --demo` does: the demo fixtures of `cfg`
+/// loaded through the real application service, the demo tokens
+/// (`demo-responder`, `demo-approver`, `demo-admin`) and dev mode.
+pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
+    init_test_logging();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(
+        SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
+            .await
+            .expect("open store"),
+    );
+    let shared: Arc<dyn EventStore> = store.clone();
+    let runner = ProjectionRunner::<ReadModels>::start(
+        shared.clone(),
+        data_dir.path().join("projections"),
+        RunnerConfig::default(),
+    )
+    .await
+    .expect("start projections");
+    let mut tokens = TokenTable::new();
+    opsledger_api::cli_tools::demo::serve_demo_with(&shared, &runner.handle(), &mut tokens, cfg)
+        .await
+        .expect("load the demo");
+    let app = Arc::new(AppService::new(
+        shared.clone(),
+        runner.handle(),
+        Arc::new(SystemClock),
+    ));
+    let config = ServerConfig {
+        dev: true,
+        limits: Limits::default(),
+        store_probe: StoreProbe::sled(store.clone()),
+        ..ServerConfig::default()
+    };
+    let server = RunningServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        shared,
+        app.clone(),
+        Arc::new(tokens),
         Readiness::with_projections(runner.handle().position_receiver()),
         config,
     )

@@ -3,7 +3,8 @@
 
 use opsledger_api::server::ServerConfig;
 use opsledger_tests::{
-    error_code, spawn_app, spawn_app_with, test_limits, ADMIN_TOKEN, RESPONDER_TOKEN, VIEWER_TOKEN,
+    error_code, spawn_app, spawn_app_with, test_limits, ADMIN_TOKEN, APPROVER_TOKEN,
+    CHANGE_MANAGER_TOKEN, NO_ROLE_TOKEN, RESPONDER_TOKEN, VIEWER_TOKEN,
 };
 use serde_json::{json, Value};
 
@@ -27,16 +28,31 @@ async fn unknown_token_is_refused_with_401_unauthenticated() {
 }
 
 #[tokio::test]
-async fn wrong_role_is_forbidden() {
+async fn a_token_without_any_role_is_forbidden_to_read() {
     let app = spawn_app().await;
-    let (_, body) = app
-        .graphql(Some(RESPONDER_TOKEN), VERIFY, Value::Null)
-        .await;
+    let (_, body) = app.graphql(Some(NO_ROLE_TOKEN), VERIFY, Value::Null).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
     assert_eq!(
         body["errors"][0]["message"],
-        "actor `rita` lacks the role `viewer`"
+        "actor `nora` lacks the role `viewer`"
     );
+}
+
+#[tokio::test]
+async fn every_role_reads_what_a_viewer_reads() {
+    let app = spawn_app().await;
+    for token in [
+        VIEWER_TOKEN,
+        RESPONDER_TOKEN,
+        APPROVER_TOKEN,
+        CHANGE_MANAGER_TOKEN,
+        ADMIN_TOKEN,
+    ] {
+        let (status, body) = app.graphql(Some(token), VERIFY, Value::Null).await;
+        assert_eq!(status, 200, "{token}");
+        assert!(body["errors"].is_null(), "{token}: {body}");
+        assert!(body["data"]["verifyLog"]["eventsVerified"].is_number());
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use opsledger_api::server::ServerConfig;
 use opsledger_tests::{
-    spawn_app, spawn_app_with, test_limits, WsClient, WsEvent, RESPONDER_TOKEN, VIEWER_TOKEN,
+    spawn_app, spawn_app_with, test_limits, WsClient, WsEvent, NO_ROLE_TOKEN, VIEWER_TOKEN,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -108,7 +108,7 @@ async fn twenty_first_subscription_gets_a_limit_error() {
 #[tokio::test]
 async fn subscription_without_the_role_gets_a_forbidden_error() {
     let app = spawn_app().await;
-    let mut ws = app.ws_ready(Some(RESPONDER_TOKEN)).await;
+    let mut ws = app.ws_ready(Some(NO_ROLE_TOKEN)).await;
     ws.subscribe("1", EVENTS, json!({"from": 0})).await;
     let error = ws.next_json().await;
     assert_eq!(error["type"], "error");
@@ -201,7 +201,12 @@ async fn slow_consumer_is_dropped_without_blocking_another_subscriber() {
     let mut limits = test_limits();
     limits.ws_outgoing_buffer = 8;
     limits.ws_slow_consumer_grace = Duration::from_millis(200);
-    let app = spawn_app_with(ServerConfig { dev: false, limits }).await;
+    let app = spawn_app_with(ServerConfig {
+        dev: false,
+        limits,
+        ..ServerConfig::default()
+    })
+    .await;
     let mut slow = app.ws_ready_small_buffer(Some(VIEWER_TOKEN)).await;
     // Large messages fill the socket buffers sooner.
     slow.subscribe("s", EVENTS_IN_FULL, json!({"from": 0}))

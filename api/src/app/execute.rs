@@ -543,6 +543,20 @@ async fn merge(
 ) -> Result<CommandOutcome, AppError> {
     let absorb_key = format!("{key}:absorb");
     if app.store.command_outcome(&absorb_key).await?.is_none() {
+        // Validate both sides before writing either: a refusal on the duplicate
+        // (closed, already merged) must not leave the target recording it. Two
+        // streams cannot be appended atomically, so a command that closes the
+        // duplicate between this check and its MergeInto can still leave the
+        // target's record behind (a narrow race, not a rule the client can hit).
+        let dup: Loaded<IncidentState> = load(app.store.as_ref(), &duplicate.stream_id()).await?;
+        let tgt: Loaded<IncidentState> = load(app.store.as_ref(), &target.stream_id()).await?;
+        for (loaded, id) in [(&dup, duplicate), (&tgt, target)] {
+            if loaded.last_version.is_none() {
+                return Err(AppError::not_found("incident", id.stream_id()));
+            }
+        }
+        let ctx = who.context(app.clock.now());
+        opsledger_domain::incident::check_merge(&dup.state, &tgt.state, target, duplicate, &ctx)?;
         let target_meta = CommandMeta::default();
         decide::<IncidentState>(
             app,

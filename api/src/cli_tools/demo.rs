@@ -228,7 +228,8 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The fixed tokens `serve --demo` adds (development mode only): (secret, actor, roles).
+/// The fixed tokens `serve --demo` adds (development mode only): (secret, actor, role).
+/// Every role also grants `viewer`, so each token can run the README tour's queries.
 pub const DEMO_TOKENS: &[(&str, &str, &str)] = &[
     ("demo-responder", "rita.responder", "responder"),
     ("demo-approver", "cab.alvarez", "approver"),
@@ -241,8 +242,17 @@ pub async fn serve_demo(
     projections: &ProjectionHandle<ReadModels>,
     tokens: &mut crate::auth::TokenTable,
 ) -> anyhow::Result<()> {
+    serve_demo_with(store, projections, tokens, FixtureConfig::default()).await
+}
+
+/// [`serve_demo`] with the generator configuration `cfg` (tests load a shorter history).
+pub async fn serve_demo_with(
+    store: &SharedStore,
+    projections: &ProjectionHandle<ReadModels>,
+    tokens: &mut crate::auth::TokenTable,
+    cfg: FixtureConfig,
+) -> anyhow::Result<()> {
     if store.head_position().is_none() {
-        let cfg = FixtureConfig::default();
         eprintln!(
             "--demo: loading {} days of fixtures for {} services...",
             cfg.days, cfg.services

@@ -66,6 +66,35 @@ fn selects_mutation(request: &mut Request, nesting: usize) -> bool {
     })
 }
 
+/// The metrics labels of a request: its operation's type and name
+/// (`batch` for a batch, `invalid` when the document does not parse or names
+/// no operation it holds).
+fn operation_labels(batch: &mut BatchRequest, nesting: usize) -> (&'static str, Option<String>) {
+    let BatchRequest::Single(request) = batch else {
+        return ("batch", Some("batch".into()));
+    };
+    if check_nesting(&request.query, nesting).is_err() {
+        return ("invalid", None); // too deep to parse here: the schema's guard refuses it
+    }
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return ("invalid", None);
+    };
+    let chosen = document.operations.iter().find(|(name, _)| match &wanted {
+        Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
+        None => true,
+    });
+    let Some((name, operation)) = chosen else {
+        return ("invalid", None);
+    };
+    let ty = match operation.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    (ty, name.map(|n| n.to_string()))
+}
+
 /// `GET|POST /graphql`.
 pub async fn graphql(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     state.metrics().http_request();
@@ -113,7 +142,12 @@ pub async fn graphql(State(state): State<AppState>, request: axum::extract::Requ
         };
         return refuse(StatusCode::METHOD_NOT_ALLOWED, err, &state);
     }
+    let (operation_type, operation_name) = operation_labels(&mut batch, nesting);
+    let started = std::time::Instant::now();
     let response = state.schema().execute_batch(batch.data(principal)).await;
+    state
+        .metrics()
+        .observe_request(operation_type, operation_name.as_deref(), started.elapsed());
     graphql_response(response, media)
 }
 

@@ -2,6 +2,7 @@
 //! WebSocket, GraphiQL in dev, health, readiness, metrics) with its
 //! protective layers, and running it with graceful shutdown.
 
+pub mod alert_routing;
 pub mod graphiql;
 pub mod graphql_http;
 pub mod media;
@@ -39,6 +40,10 @@ pub struct ServerConfig {
     pub dev: bool,
     /// Every limit.
     pub limits: Limits,
+    /// Where Alertmanager alerts without a usable `service` label go.
+    pub alert_routing: alert_routing::AlertRouting,
+    /// The sled store whose size and fsync counters `/metrics` shows (none: not shown).
+    pub store_probe: crate::metrics::StoreProbe,
 }
 
 struct Inner {
@@ -144,7 +149,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/webhooks/alertmanager", post(webhook::alertmanager))
+        .route(
+            "/webhooks/alertmanager",
+            post(webhook::alertmanager_counted),
+        )
         .route(
             "/admin/backup",
             post(crate::cli_tools::online_backup::admin_backup),

@@ -31,6 +31,11 @@ impl Readiness {
         }
     }
 
+    /// Position of the last event in the read models (`None`: none yet, or no read models).
+    pub fn applied(&self) -> Option<u64> {
+        self.applied.as_ref().and_then(|applied| *applied.borrow())
+    }
+
     /// Events in the log (whose last position is `head`) not yet applied.
     pub fn lag(&self, head: Option<u64>) -> u64 {
         match &self.applied {
@@ -64,15 +69,37 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let head = state.store().head_position();
+    let lag = state.readiness().lag(head);
+    state.metrics().set_positions(event_count(head), lag);
     state
         .metrics()
-        .set_positions(event_count(head), state.readiness().lag(head));
+        .set_projection_lag_seconds(projection_lag_seconds(&state, lag).await);
+    if let Some(sample) = state.config().store_probe.sample() {
+        state.metrics().set_store(sample);
+    }
     match state.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cannot render metrics");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+    }
+}
+
+/// Age of the oldest event the read models have not applied (0 when caught up).
+async fn projection_lag_seconds(state: &AppState, lag_events: u64) -> f64 {
+    if lag_events == 0 {
+        return 0.0;
+    }
+    let next = event_count(state.readiness().applied());
+    match state.store().read_all(next, 1).await {
+        Ok(events) => events.first().map_or(0.0, |oldest| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            (now - oldest.recorded_at_ms).max(0) as f64 / 1000.0
+        }),
+        Err(_) => 0.0,
     }
 }
 

@@ -1,10 +1,13 @@
 //! `POST /webhooks/alertmanager`: the Prometheus Alertmanager webhook (version 4).
-//! Each alert is ingested into its group (fingerprint = dedup key, the `service`
-//! label names the service); authenticated by a responder bearer token.
+//! Each alert is routed to a service ([`super::alert_routing`]: its `service`
+//! label, else the default alert service, else unrouted) and ingested into its
+//! alert group (the payload's `groupKey` by default); authenticated by a
+//! responder bearer token.
 
+use super::alert_routing::{dedup_key, MisrouteReason, Route, REROUTED_LABEL};
 use super::AppState;
 use crate::app::{AlertInput, AppCommand, CommandMeta};
-use crate::error::{error_body, ApiError};
+use crate::error::{error_body, ApiError, ErrorCode};
 use crate::graphql::scalars::parse_rfc3339;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opsledger_domain::incident::{ImpactLevel, Severity};
 use opsledger_domain::{Role, Timestamp};
+use opsledger_storage::Direction;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -168,7 +172,13 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<AlertmanagerPayload, WebhookErr
     Ok(payload)
 }
 
-/// The webhook handler: authenticate, parse, ingest every alert, report per alert.
+/// The webhook handler: authenticate, parse, route and ingest every alert, report per alert.
+///
+/// The status is 200 when every alert was recorded; 503 when some alert could not
+/// be recorded but a retry can succeed (an unknown service that may be registered,
+/// a storage failure); 422 when some alert can never be recorded as sent (no
+/// `service` label and no default service). Alerts recorded before a refusal are
+/// idempotent, so Alertmanager's retry of the whole payload writes them once.
 pub async fn alertmanager(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -196,45 +206,139 @@ pub async fn alertmanager(
             return refuse(StatusCode::BAD_REQUEST, &err);
         }
     };
+    let mut status = StatusCode::OK;
     let mut results = Vec::with_capacity(payload.alerts.len());
     for alert in &payload.alerts {
-        results.push(ingest_one(&state, &who, alert).await);
+        state.metrics().alert_received(alert.firing());
+        let outcome = ingest_one(&state, &who, &payload.group_key, alert).await;
+        status = worse(status, outcome.status());
+        results.push(outcome.report(&alert.fingerprint));
     }
-    (
-        StatusCode::OK,
-        Json(serde_json::json!({ "alerts": results })),
-    )
-        .into_response()
+    (status, Json(serde_json::json!({ "alerts": results }))).into_response()
 }
 
-/// Ingests one alert; returns its per-alert report.
+/// The more serious of two statuses (200 < 422 < 503: a retry of the payload
+/// is asked for whenever it can help any of its alerts).
+fn worse(a: StatusCode, b: StatusCode) -> StatusCode {
+    let rank = |s: StatusCode| match s {
+        StatusCode::OK => 0,
+        StatusCode::UNPROCESSABLE_ENTITY => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// What happened to one alert.
+enum AlertOutcome {
+    /// Recorded in its group (`opened`, `attached`, `recorded` or `duplicate`).
+    Recorded {
+        position: u64,
+        incident: Option<String>,
+        result: &'static str,
+        rerouted: Option<MisrouteReason>,
+    },
+    /// No service to record it under.
+    Unrouted(MisrouteReason),
+    /// The service refused it (a coded error).
+    Failed(ApiError),
+}
+
+impl AlertOutcome {
+    fn status(&self) -> StatusCode {
+        match self {
+            AlertOutcome::Recorded { .. } => StatusCode::OK,
+            AlertOutcome::Unrouted(reason) if reason.retry_can_help() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AlertOutcome::Unrouted(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AlertOutcome::Failed(err) => match err.code() {
+                ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Conflict => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+        }
+    }
+
+    fn report(&self, fingerprint: &str) -> serde_json::Value {
+        match self {
+            AlertOutcome::Recorded {
+                position,
+                incident,
+                result,
+                rerouted,
+            } => serde_json::json!({
+                "fingerprint": fingerprint,
+                "code": "OK",
+                "result": result,
+                "position": position,
+                "incident": incident,
+                "reroutedBecause": rerouted.map(MisrouteReason::as_str),
+            }),
+            AlertOutcome::Unrouted(reason) => serde_json::json!({
+                "fingerprint": fingerprint,
+                "code": "UNROUTED",
+                "reason": reason.as_str(),
+                "message": match reason {
+                    MisrouteReason::MissingServiceLabel => "the alert has no `service` label and no default alert service is configured",
+                    MisrouteReason::UnknownService => "the alert's service (or the default alert service) is not registered",
+                },
+            }),
+            AlertOutcome::Failed(err) => serde_json::json!({
+                "fingerprint": fingerprint,
+                "code": err.code().as_str(),
+                "message": err.message(),
+            }),
+        }
+    }
+}
+
+/// Routes and ingests one alert.
 async fn ingest_one(
     state: &AppState,
     who: &crate::auth::Principal,
+    group_key: &str,
     alert: &AlertmanagerAlert,
-) -> serde_json::Value {
-    let report = |code: &str, message: String| serde_json::json!({ "fingerprint": alert.fingerprint, "code": code, "message": message });
-    let Some(name) = alert.labels.get("service") else {
-        return report("VALIDATION", "the alert has no `service` label".into());
-    };
+) -> AlertOutcome {
     let app = state.app();
-    let Some(service) = app
-        .projections()
-        .read(|m| m.services.by_name(name).map(|s| s.id))
-    else {
-        return report("NOT_FOUND", format!("service `{name}` not found"));
+    let route = state.config().alert_routing.route(&alert.labels, |name| {
+        app.projections()
+            .read(|m| m.services.by_name(name).map(|s| s.id))
+    });
+    let (service, rerouted) = match route {
+        Route::Own(service) => (service, None),
+        Route::Default(service, reason) => (service, Some(reason)),
+        Route::Unrouted(reason) => {
+            state.metrics().alert_unrouted(reason);
+            tracing::warn!(
+                fingerprint = %alert.fingerprint,
+                service = alert.labels.get("service").map(String::as_str).unwrap_or(""),
+                reason = reason.as_str(),
+                "Alertmanager alert unrouted"
+            );
+            return AlertOutcome::Unrouted(reason);
+        }
     };
+    let mut labels: Vec<(String, String)> = alert
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(reason) = rerouted {
+        state.metrics().alert_rerouted(reason);
+        labels.push((REROUTED_LABEL.into(), reason.as_str().into()));
+    }
     let input = AlertInput {
         service,
-        dedup_key: alert.fingerprint.clone(),
+        dedup_key: dedup_key(group_key, &alert.fingerprint, &alert.labels),
         source: "alertmanager".into(),
         summary: alert.summary(),
         severity_hint: alert.severity_hint(),
-        labels: alert
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        labels,
         firing: alert.firing(),
         impact: ImpactLevel::PartialOutage,
         started_at: alert.started_at(),
@@ -249,22 +353,70 @@ async fn ingest_one(
         .execute(who, CommandMeta::keyed(key), AppCommand::IngestAlert(input))
         .await
     {
-        Ok(out) => serde_json::json!({
-            "fingerprint": alert.fingerprint,
-            "code": "OK",
-            "position": out.position,
-            "incident": out.incident.map(|id| id.to_string()),
-        }),
-        Err(err) => {
-            let err = ApiError::from(err);
-            report(err.code().as_str(), err.message())
+        Ok(out) => {
+            let result = if out.replayed {
+                "duplicate"
+            } else {
+                group_result(state, &out).await
+            };
+            state.metrics().alert_ingested(result);
+            AlertOutcome::Recorded {
+                position: out.position,
+                incident: out.incident.map(|id| id.to_string()),
+                result,
+                rerouted,
+            }
         }
+        Err(err) => AlertOutcome::Failed(ApiError::from(err)),
+    }
+}
+
+/// What the ingestion wrote to its group, read back from the log:
+/// `opened` (a new incident), `attached` (to the open one) or `recorded`.
+async fn group_result(state: &AppState, out: &crate::app::CommandOutcome) -> &'static str {
+    let (Some(last), Ok(written)) = (out.stream_version, u64::try_from(out.events_written)) else {
+        return "recorded";
+    };
+    let first = (last + 1).saturating_sub(written);
+    let events = state
+        .store()
+        .read_stream(
+            &out.stream_id,
+            first,
+            Direction::Forward,
+            out.events_written,
+        )
+        .await
+        .unwrap_or_default();
+    if events
+        .iter()
+        .any(|e| e.type_name == "IncidentOpenedForGroup")
+    {
+        "opened"
+    } else if events.iter().any(|e| e.type_name == "AlertAttached") {
+        "attached"
+    } else {
+        "recorded"
     }
 }
 
 /// A coded error response.
 fn refuse(status: StatusCode, err: &ApiError) -> Response {
     (status, Json(error_body(err))).into_response()
+}
+
+/// [`alertmanager`], counting each answer by status in `/metrics`.
+pub async fn alertmanager_counted(
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let metrics = state.0.clone();
+    let response = alertmanager(state, headers, body).await;
+    metrics
+        .metrics()
+        .webhook_request(response.status().as_u16());
+    response
 }
 
 #[cfg(test)]

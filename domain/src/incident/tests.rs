@@ -799,6 +799,25 @@ fn merging_into_itself_is_rejected() {
 }
 
 #[test]
+fn a_merge_is_refused_when_either_side_refuses() {
+    let open_target = given(&declared());
+    let closed = given(&history(vec![declare(), resolve(), IncidentCommand::Close]));
+    let open = given(&declared());
+    assert_eq!(
+        check_merge(&closed, &open_target, iid(2), iid(1), &ctx()),
+        rejected(IncidentError::Closed).map(|_| ())
+    );
+    assert_eq!(
+        check_merge(&open, &closed, iid(2), iid(1), &ctx()),
+        rejected(IncidentError::Closed).map(|_| ())
+    );
+    assert_eq!(
+        check_merge(&open, &open_target, iid(2), iid(3), &ctx()),
+        Ok(())
+    );
+}
+
+#[test]
 fn target_records_each_merged_duplicate_once() {
     let absorb = IncidentCommand::AbsorbDuplicate { duplicate: iid(3) };
     let events = history(vec![declare(), absorb.clone()]);
