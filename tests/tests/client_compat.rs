@@ -340,6 +340,7 @@ async fn busy_subscription_with_keep_alive(file: &str) -> Value {
             ws_slow_consumer_grace: KEEP_ALIVE_GRACE,
             ..test_limits()
         },
+        ..ServerConfig::default()
     })
     .await;
     let service = register_service(&app).await;

@@ -166,6 +166,7 @@ async fn standard_introspection_passes_in_dev_mode() {
     let app = spawn_app_with(ServerConfig {
         dev: true,
         limits: test_limits(),
+        ..ServerConfig::default()
     })
     .await;
     let (status, body) = app.graphql(None, INTROSPECTION_QUERY, Value::Null).await;
@@ -205,6 +206,7 @@ async fn graphiql_shows_what_to_do_when_its_scripts_cannot_load() {
     let app = spawn_app_with(ServerConfig {
         dev: true,
         limits: test_limits(),
+        ..ServerConfig::default()
     })
     .await;
     let response = app.client.get(app.url("/graphiql")).send().await.unwrap();
