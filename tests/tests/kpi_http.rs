@@ -564,3 +564,129 @@ async fn mttr_is_drilled_to_its_incidents_with_instants_and_event_positions_page
     assert_eq!(k["mttr"]["mean"], mean);
     app.shutdown().await;
 }
+
+/// What the test itself reads off the log about one incident.
+#[derive(Default)]
+struct LoggedIncident {
+    declared_at: i64,
+    detected_at: i64,
+    severity: Option<Severity>,
+    first_ack: Option<i64>,
+    first_resolution: Option<i64>,
+    resolution: Option<i64>,
+    merged: bool,
+    cause: Option<ChangeId>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mttr_ack_sla_and_change_failure_rate_match_a_recomputation_from_the_log() {
+    use opsledger_domain::change::ChangeEvent;
+    use std::collections::BTreeMap;
+
+    let app = spawn_app().await;
+    let cfg = opsledger_fixtures::FixtureConfig {
+        services: 12,
+        days: 60,
+        ..opsledger_fixtures::FixtureConfig::default()
+    };
+    let store: Arc<dyn EventStore> = app.store.clone();
+    let loaded = opsledger_api::cli_tools::load_fixtures(
+        store,
+        app.app.projections().clone(),
+        cfg,
+        &mut |_, _| {},
+    )
+    .await
+    .expect("fixtures");
+    assert!(loaded.rejected.is_empty(), "{loaded:?}");
+    let (from, to) = (cfg.start.millis(), cfg.start.millis() + 60 * DAY);
+
+    // Fold the log here, without the projections.
+    let records = app.store.read_all(0, usize::MAX).await.expect("log");
+    let mut incidents: BTreeMap<String, LoggedIncident> = BTreeMap::new();
+    let mut changes_ended: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for record in &records {
+        let event: DomainEvent =
+            opsledger_storage::codec::decode_payload(&record.payload).expect("decodes");
+        match event {
+            DomainEvent::Incident(e) => {
+                let i = incidents.entry(record.stream_id.clone()).or_default();
+                match e {
+                    IncidentEvent::Declared(d) => {
+                        i.declared_at = d.at.millis();
+                        i.detected_at = d.detected_at.millis();
+                        i.severity = Some(d.severity);
+                    }
+                    IncidentEvent::Acknowledged(a) => {
+                        i.first_ack.get_or_insert(a.at.millis());
+                    }
+                    IncidentEvent::Resolved(r) => {
+                        i.first_resolution.get_or_insert(r.at.millis());
+                        i.resolution = Some(r.at.millis());
+                    }
+                    IncidentEvent::Reopened(_) => i.resolution = None,
+                    IncidentEvent::MergedInto(_) => i.merged = true,
+                    IncidentEvent::CauseChangeLinked(c) => i.cause = Some(c.change),
+                    _ => {}
+                }
+            }
+            DomainEvent::Change(e) => {
+                let ended = match e {
+                    ChangeEvent::Completed(c) => Some((c.at, false)),
+                    ChangeEvent::Failed(c) => Some((c.at, true)),
+                    ChangeEvent::RolledBack(c) => Some((c.at, true)),
+                    _ => None,
+                };
+                if let Some((at, failed)) = ended {
+                    changes_ended.insert(record.stream_id.clone(), (at.millis(), failed));
+                }
+            }
+            _ => {}
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let live = || incidents.values().filter(|i| !i.merged);
+    let ttr: Vec<f64> = live()
+        .filter_map(|i| i.resolution.filter(|r| from <= *r && *r < to).map(|r| (r - i.detected_at) as f64 / 1000.0))
+        .collect();
+    let sla = |s: Severity| match s {
+        Severity::Sev1 => 5 * MIN,
+        Severity::Sev2 => 15 * MIN,
+        Severity::Sev3 => HOUR,
+        Severity::Sev4 => 4 * HOUR,
+    };
+    let breaches = live()
+        .filter(|i| from <= i.declared_at && i.declared_at < to)
+        .filter(|i| {
+            let until = [i.first_ack, i.first_resolution].into_iter().flatten().min().unwrap_or(now);
+            until - i.detected_at > sla(i.severity.expect("declared"))
+        })
+        .count() as u64;
+    let causes: Vec<String> = incidents
+        .values()
+        .filter_map(|i| i.cause.map(|c| c.stream_id()))
+        .collect();
+    let ended: Vec<(&String, &(i64, bool))> = changes_ended
+        .iter()
+        .filter(|(_, (at, _))| from <= *at && *at < to)
+        .collect();
+    let failed = ended
+        .iter()
+        .filter(|(id, (_, failed))| *failed || causes.contains(id))
+        .count() as u64;
+    // The seeded organisation has 131 resolutions, 6 breaches, 48 ended and 7 failed changes.
+    assert!(ttr.len() > 5 && breaches > 0 && failed > 0, "a history worth checking");
+
+    let k = totals(&app, from, to, json!({})).await;
+    assert_eq!(k["mttr"]["count"], ttr.len() as u64);
+    let mean = ttr.iter().sum::<f64>() / ttr.len() as f64;
+    assert!((k["mttr"]["mean"].as_f64().expect("mean") - mean).abs() < 1e-6, "{k}");
+    assert_eq!(k["ackSlaBreaches"]["total"], breaches);
+    assert_eq!(k["failedChanges"], failed);
+    let rate = failed as f64 / ended.len() as f64;
+    assert!((k["changeFailureRate"].as_f64().expect("rate") - rate).abs() < 1e-12, "{k}");
+    app.shutdown().await;
+}
