@@ -380,7 +380,10 @@ async fn kpis_of_the_hand_written_history_match_the_hand_computed_values() {
     // Completed changes named as a cause / completed (C1 of C1, C4) = 1/2; change failure
     // rate (DORA): C1 (named as a cause), C2 (failed), C3 (rolled back) of 4 ended = 3/4.
     assert_eq!(
-        (k.changes_causing_incidents, k.completed_change_incident_rate),
+        (
+            k.changes_causing_incidents,
+            k.completed_change_incident_rate
+        ),
         (1, Some(0.5))
     );
     assert_eq!((k.failed_changes, k.change_failure_rate), (3, Some(0.75)));

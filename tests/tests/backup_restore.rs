@@ -7,7 +7,8 @@ use opsledger_api::cli_tools::{load_fixtures, render_payload};
 use opsledger_domain::time::MS_PER_DAY;
 use opsledger_fixtures::FixtureConfig;
 use opsledger_projections::{
-    kpi::KpiWindow, kpi_report, rebuild, KpiQuery, KpiScope, ProjectionRunner, ReadModels, RunnerConfig,
+    kpi::KpiWindow, kpi_report, rebuild, KpiQuery, KpiScope, ProjectionRunner, ReadModels,
+    RunnerConfig,
 };
 use opsledger_storage::backup::{backup_from, backup_offline, restore, TransferError, LOG_DIR};
 use opsledger_storage::export::{export, import_file};

@@ -9,8 +9,7 @@
 
 use opsledger_domain::change::ChangeCategory;
 use opsledger_domain::incident::{
-    ImpactLevel, IncidentEvent, IncidentReopened, IncidentSeverityChanged, IncidentStatus,
-    Severity,
+    ImpactLevel, IncidentEvent, IncidentReopened, IncidentSeverityChanged, IncidentStatus, Severity,
 };
 use opsledger_domain::service::{ServiceEvent, ServiceRetired, ServiceUpdated, Tier};
 use opsledger_domain::{ChangeId, DomainEvent, IncidentId, ServiceId, Timestamp};
@@ -244,7 +243,10 @@ async fn kpi_windows_beyond_the_bounds_are_refused_with_limit_naming_the_bound()
     )
     .await;
     assert_eq!(code, "LIMIT");
-    assert!(message.contains("at most 400 buckets") && message.contains("401 DAY"), "{message}");
+    assert!(
+        message.contains("at most 400 buckets") && message.contains("401 DAY"),
+        "{message}"
+    );
     // Ten years and a day without buckets.
     let (code, message) =
         refused(&app, q, json!({"f": wire(T0), "t": wire(T0 + 3654 * DAY)})).await;
@@ -254,7 +256,12 @@ async fn kpi_windows_beyond_the_bounds_are_refused_with_limit_naming_the_bound()
     let (code, _) = refused(&app, q, json!({"f": wire(T0), "t": wire(T0)})).await;
     assert_eq!(code, "VALIDATION");
     // The largest allowed reports answer.
-    let data = viewer(&app, q, json!({"f": wire(T0), "t": wire(T0 + 400 * DAY), "b": "DAY"})).await;
+    let data = viewer(
+        &app,
+        q,
+        json!({"f": wire(T0), "t": wire(T0 + 400 * DAY), "b": "DAY"}),
+    )
+    .await;
     assert_eq!(data["kpis"]["buckets"].as_array().map(Vec::len), Some(400));
     let data = viewer(&app, q, json!({"f": wire(T0), "t": wire(T0 + 3653 * DAY)})).await;
     assert_eq!(data["kpis"]["buckets"], json!([]));
@@ -433,14 +440,21 @@ async fn team_and_severity_are_taken_at_the_time_of_the_incident() {
     seed.resolve(second, T0 + 2 * DAY + HOUR).await;
 
     let a = totals(&app, T0, T0 + 3 * DAY, json!({"team": "team-a"})).await;
-    assert_eq!(a["incidentsBySeverity"], json!({"sev1": 0, "sev2": 0, "sev3": 1, "sev4": 0, "total": 1}));
+    assert_eq!(
+        a["incidentsBySeverity"],
+        json!({"sev1": 0, "sev2": 0, "sev3": 1, "sev4": 0, "total": 1})
+    );
     assert_eq!(a["mttr"], json!({"count": 1, "mean": 7200.0}));
     assert_eq!(a["availability"][0]["measuredSeconds"], 86_400.0);
     let b = totals(&app, T0, T0 + 3 * DAY, json!({"team": "team-b"})).await;
-    assert_eq!(b["incidentsBySeverity"], json!({"sev1": 0, "sev2": 1, "sev3": 0, "sev4": 0, "total": 1}));
+    assert_eq!(
+        b["incidentsBySeverity"],
+        json!({"sev1": 0, "sev2": 1, "sev3": 0, "sev4": 0, "total": 1})
+    );
     assert_eq!(b["availability"][0]["measuredSeconds"], 2.0 * 86_400.0);
     // The review requirement uses the severity at resolution: the first was SEV1 by then.
-    let c = nodes(&contributors(&app, "REVIEWS", T0, T0 + 3 * DAY, json!({"team": "team-a"})).await);
+    let c =
+        nodes(&contributors(&app, "REVIEWS", T0, T0 + 3 * DAY, json!({"team": "team-a"})).await);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0]["severity"], "SEV1");
     assert_eq!(c[0]["incidentId"], first.to_string());
@@ -457,8 +471,12 @@ async fn change_failure_rate_counts_failed_rolled_back_and_incident_causing_chan
     seed.change(3, api, Ending::Failed, T0 + 3 * HOUR).await;
     seed.change(4, api, Ending::RolledBack, T0 + 4 * HOUR).await;
     let (incident, _) = seed.declare(1, api, Severity::Sev2, T0 + 5 * HOUR).await;
-    seed.on(incident, T0 + 6 * HOUR, syn::cause_linked(culprit, T0 + 6 * HOUR))
-        .await;
+    seed.on(
+        incident,
+        T0 + 6 * HOUR,
+        syn::cause_linked(culprit, T0 + 6 * HOUR),
+    )
+    .await;
 
     let k = totals(&app, T0, T0 + DAY, json!({})).await;
     assert_eq!(
@@ -471,10 +489,16 @@ async fn change_failure_rate_counts_failed_rolled_back_and_incident_causing_chan
         (&json!(2), &json!(1), &json!(1), &json!(0.5))
     );
     // DORA: changes 2 (named as a cause), 3 (failed) and 4 (rolled back) of 4 ended.
-    assert_eq!((&k["failedChanges"], &k["changeFailureRate"]), (&json!(3), &json!(0.75)));
+    assert_eq!(
+        (&k["failedChanges"], &k["changeFailureRate"]),
+        (&json!(3), &json!(0.75))
+    );
     // Version 1's figure under its own name: 1 of 2 completed changes caused an incident.
     assert_eq!(
-        (&k["changesCausingIncidents"], &k["completedChangeIncidentRate"]),
+        (
+            &k["changesCausingIncidents"],
+            &k["completedChangeIncidentRate"]
+        ),
         (&json!(1), &json!(0.5))
     );
     let c = nodes(&contributors(&app, "CHANGES", T0, T0 + DAY, json!({})).await);
@@ -539,7 +563,14 @@ async fn mttr_is_drilled_to_its_incidents_with_instants_and_event_positions_page
     let mut seen = Vec::new();
     let mut after = Value::Null;
     loop {
-        let page = contributors(&app, "MTTR", T0, T0 + DAY, json!({"first": 2, "after": after})).await;
+        let page = contributors(
+            &app,
+            "MTTR",
+            T0,
+            T0 + DAY,
+            json!({"first": 2, "after": after}),
+        )
+        .await;
         assert_eq!(page["totalCount"], 3);
         seen.extend(nodes(&page));
         if page["pageInfo"]["hasNextPage"] != true {
@@ -560,7 +591,11 @@ async fn mttr_is_drilled_to_its_incidents_with_instants_and_event_positions_page
         );
     }
     // The mean the report gives is the mean of the drilled values.
-    let mean: f64 = seen.iter().filter_map(|n| n["seconds"].as_f64()).sum::<f64>() / 3.0;
+    let mean: f64 = seen
+        .iter()
+        .filter_map(|n| n["seconds"].as_f64())
+        .sum::<f64>()
+        / 3.0;
     assert_eq!(k["mttr"]["mean"], mean);
     app.shutdown().await;
 }
@@ -650,7 +685,11 @@ async fn mttr_ack_sla_and_change_failure_rate_match_a_recomputation_from_the_log
         .as_millis() as i64;
     let live = || incidents.values().filter(|i| !i.merged);
     let ttr: Vec<f64> = live()
-        .filter_map(|i| i.resolution.filter(|r| from <= *r && *r < to).map(|r| (r - i.detected_at) as f64 / 1000.0))
+        .filter_map(|i| {
+            i.resolution
+                .filter(|r| from <= *r && *r < to)
+                .map(|r| (r - i.detected_at) as f64 / 1000.0)
+        })
         .collect();
     let sla = |s: Severity| match s {
         Severity::Sev1 => 5 * MIN,
@@ -661,7 +700,11 @@ async fn mttr_ack_sla_and_change_failure_rate_match_a_recomputation_from_the_log
     let breaches = live()
         .filter(|i| from <= i.declared_at && i.declared_at < to)
         .filter(|i| {
-            let until = [i.first_ack, i.first_resolution].into_iter().flatten().min().unwrap_or(now);
+            let until = [i.first_ack, i.first_resolution]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now);
             until - i.detected_at > sla(i.severity.expect("declared"))
         })
         .count() as u64;
@@ -678,15 +721,24 @@ async fn mttr_ack_sla_and_change_failure_rate_match_a_recomputation_from_the_log
         .filter(|(id, (_, failed))| *failed || causes.contains(id))
         .count() as u64;
     // The seeded organisation has 131 resolutions, 6 breaches, 48 ended and 7 failed changes.
-    assert!(ttr.len() > 5 && breaches > 0 && failed > 0, "a history worth checking");
+    assert!(
+        ttr.len() > 5 && breaches > 0 && failed > 0,
+        "a history worth checking"
+    );
 
     let k = totals(&app, from, to, json!({})).await;
     assert_eq!(k["mttr"]["count"], ttr.len() as u64);
     let mean = ttr.iter().sum::<f64>() / ttr.len() as f64;
-    assert!((k["mttr"]["mean"].as_f64().expect("mean") - mean).abs() < 1e-6, "{k}");
+    assert!(
+        (k["mttr"]["mean"].as_f64().expect("mean") - mean).abs() < 1e-6,
+        "{k}"
+    );
     assert_eq!(k["ackSlaBreaches"]["total"], breaches);
     assert_eq!(k["failedChanges"], failed);
     let rate = failed as f64 / ended.len() as f64;
-    assert!((k["changeFailureRate"].as_f64().expect("rate") - rate).abs() < 1e-12, "{k}");
+    assert!(
+        (k["changeFailureRate"].as_f64().expect("rate") - rate).abs() < 1e-12,
+        "{k}"
+    );
     app.shutdown().await;
 }

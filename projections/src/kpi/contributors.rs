@@ -167,13 +167,17 @@ fn resolutions(ctx: &Ctx<'_>, metric: KpiMetric, from: i64, to: i64) -> Vec<Cont
         let c = incident_base(id, i, resolved);
         let c = match metric {
             KpiMetric::Mttd => {
-                let mut c = c.instant("startedAt", started(i)).instant("detectedAt", detected(i));
+                let mut c = c
+                    .instant("startedAt", started(i))
+                    .instant("detectedAt", detected(i));
                 c.seconds = Some(seconds(i.detected_at - i.started_at));
                 c
             }
             KpiMetric::Mtta => {
                 let Some(ack) = i.acknowledged else { continue };
-                let mut c = c.instant("detectedAt", detected(i)).instant("acknowledgedAt", ack);
+                let mut c = c
+                    .instant("detectedAt", detected(i))
+                    .instant("acknowledgedAt", ack);
                 c.seconds = Some(seconds(ack.at - i.detected_at));
                 c
             }
@@ -184,7 +188,9 @@ fn resolutions(ctx: &Ctx<'_>, metric: KpiMetric, from: i64, to: i64) -> Vec<Cont
             }
             KpiMetric::RtoBreaches => {
                 let (ms, restored) = restore(i, resolved);
-                let mut c = c.instant("startedAt", started(i)).instant("restoredAt", restored);
+                let mut c = c
+                    .instant("startedAt", started(i))
+                    .instant("restoredAt", restored);
                 c.seconds = Some(seconds(ms));
                 c.threshold_seconds = tightest_rto_secs(ctx.facts, i).map(|s| s as f64);
                 c.counted = breached_rto(ctx.facts, i, resolved);

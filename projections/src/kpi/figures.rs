@@ -144,7 +144,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// The unmerged incidents the scope covers, attributed at declaration.
-    pub(crate) fn incidents(&self) -> impl Iterator<Item = (&'a IncidentId, &'a IncidentFact)> + '_ {
+    pub(crate) fn incidents(
+        &self,
+    ) -> impl Iterator<Item = (&'a IncidentId, &'a IncidentFact)> + '_ {
         self.facts
             .incidents
             .iter()
@@ -266,7 +268,11 @@ impl<'a> Ctx<'a> {
                 f.failed_changes += 1;
             }
             if c.category == ChangeCategory::Patch {
-                for s in c.services.iter().filter(|s| self.scope.covers(**s, ended.at)) {
+                for s in c
+                    .services
+                    .iter()
+                    .filter(|s| self.scope.covers(**s, ended.at))
+                {
                     let entry = patches.entry(*s).or_default();
                     entry.1 += 1;
                     if outcome == ChangeOutcome::Completed {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use opsledger_domain::alert::AlertGroupKey;
 use opsledger_domain::incident::Severity;
-use opsledger_domain::IncidentId;
 use opsledger_domain::time::{MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE};
+use opsledger_domain::IncidentId;
 
 use crate::models::kpi_facts::{ChangeFact, ChangeOutcome, IncidentFact, KpiFacts, Stamp};
 
@@ -80,7 +80,8 @@ impl<'a> Resolutions<'a> {
     pub(crate) fn of(facts: &'a KpiFacts) -> Self {
         let mut out: BTreeMap<&AlertGroupKey, Vec<(Stamp, IncidentId)>> = BTreeMap::new();
         for (id, i) in facts.incidents.iter() {
-            if let (Some(key), Some(resolved), false) = (&i.fingerprint, i.first_resolved, i.merged) {
+            if let (Some(key), Some(resolved), false) = (&i.fingerprint, i.first_resolved, i.merged)
+            {
                 out.entry(key).or_default().push((resolved, *id));
             }
         }
@@ -92,7 +93,11 @@ impl<'a> Resolutions<'a> {
 
     /// The latest other incident of `i`'s fingerprint first resolved in the
     /// 30 days before `i`'s detection, if any (what makes `i` recurring).
-    pub(crate) fn recurrence_of(&self, id: IncidentId, i: &IncidentFact) -> Option<(IncidentId, Stamp)> {
+    pub(crate) fn recurrence_of(
+        &self,
+        id: IncidentId,
+        i: &IncidentFact,
+    ) -> Option<(IncidentId, Stamp)> {
         let list = self.0.get(i.fingerprint.as_ref()?)?;
         let since = i.detected_at - RECURRENCE_WINDOW_MS;
         let start = list.partition_point(|(r, _)| r.at < since);

@@ -21,7 +21,9 @@ pub enum KpiWindowError {
     #[error("`to` must be after `from`")]
     Empty,
     /// The window is longer than [`MAX_WINDOW_DAYS`].
-    #[error("a KPI window spans at most {MAX_WINDOW_DAYS} days (10 years); this one spans {days} days")]
+    #[error(
+        "a KPI window spans at most {MAX_WINDOW_DAYS} days (10 years); this one spans {days} days"
+    )]
     TooLong {
         /// Its length in whole days (rounded up).
         days: i64,
@@ -161,7 +163,11 @@ mod tests {
 
     #[test]
     fn the_bucket_count_matches_the_buckets_listed() {
-        for (from, to) in [(T0 + 5, T0 + 9 * DAY + 3), (T0 - 3 * DAY - 7, T0 + 40 * DAY), (T0, T0 + 1)] {
+        for (from, to) in [
+            (T0 + 5, T0 + 9 * DAY + 3),
+            (T0 - 3 * DAY - 7, T0 + 40 * DAY),
+            (T0, T0 + 1),
+        ] {
             for size in [BucketSize::Day, BucketSize::Week] {
                 assert_eq!(
                     bucket_count(from, to, size),

@@ -88,7 +88,8 @@ impl ServiceFact {
 
     /// The end of its life (UTC ms, exclusive): retirement, else unbounded.
     pub fn end(&self) -> i64 {
-        self.retired.map_or(i64::MAX, |r| r.at.max(self.registered.at))
+        self.retired
+            .map_or(i64::MAX, |r| r.at.max(self.registered.at))
     }
 
     /// Its life cut at every profile change: `(from, to, profile)`, in
@@ -364,7 +365,8 @@ impl KpiFacts {
             }
             ServiceEvent::Retired(e) => {
                 if let Some(fact) = services.get_mut(&e.id) {
-                    fact.retired.get_or_insert(Stamp::new(e.at.millis(), position));
+                    fact.retired
+                        .get_or_insert(Stamp::new(e.at.millis(), position));
                 }
             }
         }
@@ -492,7 +494,13 @@ impl KpiFacts {
     }
 
     /// Records a new action item of a review of `incident`.
-    pub fn action_item_added(&mut self, id: ActionItemId, incident: IncidentId, due: i64, at: Stamp) {
+    pub fn action_item_added(
+        &mut self,
+        id: ActionItemId,
+        incident: IncidentId,
+        due: i64,
+        at: Stamp,
+    ) {
         Arc::make_mut(&mut self.action_items).insert(
             id,
             ActionItemFact {
@@ -548,7 +556,10 @@ mod tests {
     #[test]
     fn ownership_periods_are_clipped_to_the_service_life() {
         let s = service(&[(10, "a"), (20, "b"), (30, "a")], Some(40));
-        assert_eq!(s.periods_where(|p| p.owner_team == "a"), vec![(10, 20), (30, 40)]);
+        assert_eq!(
+            s.periods_where(|p| p.owner_team == "a"),
+            vec![(10, 20), (30, 40)]
+        );
         assert_eq!(s.periods_where(|p| p.owner_team == "b"), vec![(20, 30)]);
         assert_eq!(s.periods_where(|_| true), vec![(10, 40)]);
     }

@@ -143,7 +143,11 @@ impl ReadModels {
         Ok(())
     }
 
-    fn apply_review(&mut self, meta: &EventMeta<'_>, event: &ReviewEvent) -> Result<(), ApplyError> {
+    fn apply_review(
+        &mut self,
+        meta: &EventMeta<'_>,
+        event: &ReviewEvent,
+    ) -> Result<(), ApplyError> {
         if let Some((incident, review)) = self.reviews.apply(meta, event)? {
             self.incidents.link_review(incident, review);
         }

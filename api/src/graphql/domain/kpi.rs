@@ -18,9 +18,9 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use opsledger_domain::Role;
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::{
-    kpi_contributors, Contributor, KpiFigures, KpiMetric as MetricView, KpiWindow,
-    KpiWindowError, PatchDiscipline as PatchView, ScopeError,
-    ServiceAvailability as AvailabilityView, SeverityCounts as CountsView, DEFINITIONS_VERSION,
+    kpi_contributors, Contributor, KpiFigures, KpiMetric as MetricView, KpiWindow, KpiWindowError,
+    PatchDiscipline as PatchView, ScopeError, ServiceAvailability as AvailabilityView,
+    SeverityCounts as CountsView, DEFINITIONS_VERSION,
 };
 use opsledger_projections::models::kpi_facts::KpiFacts;
 use opsledger_projections::pagination::paginate;
@@ -277,7 +277,6 @@ pub struct KpiReport {
     pub buckets: Vec<Kpis>,
 }
 
-
 /// The figure (or family of figures) `kpiContributors` drills into.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "opsledger_projections::kpi::KpiMetric")]
@@ -447,9 +446,7 @@ impl KpiQueryRoot {
         .await?
         .map_err(|e| match e {
             ContributorsError::Scope(e) => scope_error(e),
-            ContributorsError::Cursor => {
-                ApiError::validation("after", "not a cursor of this list")
-            }
+            ContributorsError::Cursor => ApiError::validation("after", "not a cursor of this list"),
         })?;
         Ok(KpiContributors {
             definitions_version: DEFINITIONS_VERSION,
@@ -480,7 +477,10 @@ fn kpi_query(
 ) -> Result<KpiQuery, ApiError> {
     let scope = match (service_id, team) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::validation("team", "give serviceId or team, not both"))
+            return Err(ApiError::validation(
+                "team",
+                "give serviceId or team, not both",
+            ))
         }
         (Some(id), None) => KpiScope::Service(parse_id("serviceId", &id)?),
         (None, Some(team)) => KpiScope::Team(team),
@@ -519,6 +519,9 @@ fn scope_error(e: ScopeError) -> ApiError {
             what: "service",
             id: id.to_string(),
         },
-        ScopeError::UnknownTeam(team) => ApiError::NotFound { what: "team", id: team },
+        ScopeError::UnknownTeam(team) => ApiError::NotFound {
+            what: "team",
+            id: team,
+        },
     }
 }
