@@ -145,3 +145,76 @@ pub(crate) fn dora_failed(c: &ChangeFact, outcome: ChangeOutcome) -> bool {
         ChangeOutcome::Completed => !c.caused.is_empty(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opsledger_domain::change::ChangeCategory;
+
+    fn incident(severity: Severity, detected: i64) -> IncidentFact {
+        IncidentFact {
+            severities: vec![(Stamp::new(detected, 1), severity)],
+            services: Vec::new(),
+            fingerprint: None,
+            declared: Stamp::new(detected, 1),
+            started_at: detected,
+            detected_at: detected,
+            acknowledged: None,
+            first_resolved: None,
+            mitigated: None,
+            resolved: None,
+            merged: false,
+            review_published: None,
+            levels: Vec::new(),
+            segments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ack_sla_ends_at_the_first_resolution_when_it_precedes_any_acknowledgement() {
+        let mut i = incident(Severity::Sev1, 0);
+        i.first_resolved = Some(Stamp::new(2 * MS_PER_MINUTE, 2));
+        // Reopened (latest resolution cleared) and acknowledged an hour later.
+        i.acknowledged = Some(Stamp::new(MS_PER_HOUR, 4));
+        let sla = ack_sla(&i, 10 * MS_PER_HOUR);
+        assert_eq!(sla.until, Some(Stamp::new(2 * MS_PER_MINUTE, 2)));
+        assert!(!sla.breached);
+    }
+
+    #[test]
+    fn ack_sla_of_an_unacknowledged_open_incident_runs_to_now() {
+        let i = incident(Severity::Sev3, 0);
+        assert!(!ack_sla(&i, MS_PER_HOUR).breached);
+        let late = ack_sla(&i, MS_PER_HOUR + 1);
+        assert_eq!((late.until, late.breached), (None, true));
+    }
+
+    #[test]
+    fn ack_sla_uses_the_declared_severity() {
+        let mut i = incident(Severity::Sev3, 0);
+        i.severities
+            .push((Stamp::new(MS_PER_MINUTE, 2), Severity::Sev1));
+        i.acknowledged = Some(Stamp::new(30 * MS_PER_MINUTE, 3));
+        let sla = ack_sla(&i, MS_PER_HOUR);
+        assert_eq!((sla.severity, sla.breached), (Severity::Sev3, false));
+        assert_eq!(i.severity_at(30 * MS_PER_MINUTE), Severity::Sev1);
+    }
+
+    #[test]
+    fn a_dora_failure_is_a_failed_rolled_back_or_incident_causing_change() {
+        let mut c = ChangeFact {
+            services: Vec::new(),
+            category: ChangeCategory::Release,
+            ended: None,
+            caused: Vec::new(),
+        };
+        assert!(dora_failed(&c, ChangeOutcome::Failed));
+        assert!(dora_failed(&c, ChangeOutcome::RolledBack));
+        assert!(!dora_failed(&c, ChangeOutcome::Completed));
+        c.caused.push((
+            IncidentId::new(ulid::Ulid::from_parts(1, 1)),
+            Stamp::new(5, 5),
+        ));
+        assert!(dora_failed(&c, ChangeOutcome::Completed));
+    }
+}
