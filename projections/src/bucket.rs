@@ -26,6 +26,14 @@ impl BucketSize {
         }
     }
 
+    /// The API name of the size (`DAY`, `WEEK`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BucketSize::Day => "DAY",
+            BucketSize::Week => "WEEK",
+        }
+    }
+
     /// The length of one bucket in milliseconds.
     pub fn length_ms(self) -> i64 {
         match self {

@@ -11,7 +11,7 @@ use opsledger_domain::{
     ActionItemId, ChangeId, DomainEvent, IncidentId, ReviewId, ServiceId, Timestamp,
 };
 use opsledger_projections::bucket::BucketSize;
-use opsledger_projections::kpi::{KpiReport, SeverityCounts};
+use opsledger_projections::kpi::{KpiReport, KpiWindow, SeverityCounts};
 use opsledger_projections::synthetic::*;
 use opsledger_projections::{kpi_report, KpiQuery, KpiScope};
 
@@ -283,17 +283,20 @@ async fn scenario(dir: &std::path::Path) -> (KpiReport, KpiReport) {
     let (runner, handle) = common::start_runner(&store, dir).await;
     common::caught_up(&store, &handle).await;
     let query = |scope| KpiQuery {
-        from: Timestamp(T0),
-        to: Timestamp(T0 + 7 * DAY),
+        window: KpiWindow::new(
+            Timestamp(T0),
+            Timestamp(T0 + 7 * DAY),
+            Some(BucketSize::Day),
+        )
+        .unwrap(),
         scope,
-        bucket: Some(BucketSize::Day),
         now: Timestamp(T0 + 7 * DAY),
     };
     let global = handle
-        .read(|m| kpi_report(m, &query(KpiScope::Global)))
+        .read(|m| kpi_report(&m.kpi, &query(KpiScope::Global)))
         .unwrap();
     let team_b = handle
-        .read(|m| kpi_report(m, &query(KpiScope::Team("team-b".into()))))
+        .read(|m| kpi_report(&m.kpi, &query(KpiScope::Team("team-b".into()))))
         .unwrap();
     runner.shutdown().await.unwrap();
     (global, team_b)
@@ -374,11 +377,16 @@ async fn kpis_of_the_hand_written_history_match_the_hand_computed_values() {
         (2, 1, 1)
     );
     assert_eq!(k.change_success_rate, Some(0.5));
-    // Change failure rate: C1 named as cause / completed (C1, C4) = 1/2.
+    // Completed changes named as a cause / completed (C1 of C1, C4) = 1/2; change failure
+    // rate (DORA): C1 (named as a cause), C2 (failed), C3 (rolled back) of 4 ended = 3/4.
     assert_eq!(
-        (k.changes_causing_incidents, k.change_failure_rate),
+        (
+            k.changes_causing_incidents,
+            k.completed_change_incident_rate
+        ),
         (1, Some(0.5))
     );
+    assert_eq!((k.failed_changes, k.change_failure_rate), (3, Some(0.75)));
     // Patch discipline: A had C1 completed and C2 failed -> 1 of 2; B's patch C5 never ended.
     assert_eq!(k.patch_discipline.len(), 1);
     assert_eq!(
@@ -423,7 +431,7 @@ async fn kpis_of_the_hand_written_history_match_the_hand_computed_values() {
     assert_eq!(global.buckets[3].figures.recurring_incidents, 1);
 
     // Team B (service db): I2, I3, I4; MTTR over I2, I3 = mean 6300; C3 rolled back and
-    // C4 completed -> success 0.5, failure rate 0/1; 2 alerts opened 2 incidents -> 0.
+    // C4 completed -> success 0.5, failure rate (DORA) 1/2; 2 alerts opened 2 incidents -> 0.
     let t = &team_b.totals;
     assert_eq!(
         t.incidents_by_severity,
@@ -436,8 +444,12 @@ async fn kpis_of_the_hand_written_history_match_the_hand_computed_values() {
     );
     assert_eq!(t.mttr.mean, Some(6300.0));
     assert_eq!(
-        (t.change_success_rate, t.change_failure_rate),
-        (Some(0.5), Some(0.0))
+        (
+            t.change_success_rate,
+            t.change_failure_rate,
+            t.completed_change_incident_rate
+        ),
+        (Some(0.5), Some(0.5), Some(0.0))
     );
     assert_eq!((t.alerts_received, t.noise_reduction_ratio), (2, Some(0.0)));
     assert_eq!(t.availability.len(), 1);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use opsledger_domain::Timestamp;
 use opsledger_projections::bucket::BucketSize;
+use opsledger_projections::kpi::KpiWindow;
 use opsledger_projections::synthetic::{generate, Batch, EPOCH_2024_MS};
 use opsledger_projections::{
     kpi_report, rebuild, status_page, Checkpointed, KpiQuery, KpiReport, KpiScope, ReadModels,
@@ -18,14 +19,17 @@ type Answers = (Checkpointed<ReadModels>, KpiReport, KpiReport, StatusPage);
 
 fn answers(state: Checkpointed<ReadModels>) -> Answers {
     let query = |scope| KpiQuery {
-        from: Timestamp(EPOCH_2024_MS),
-        to: Timestamp(EPOCH_2024_MS + 30 * 86_400_000),
+        window: KpiWindow::new(
+            Timestamp(EPOCH_2024_MS),
+            Timestamp(EPOCH_2024_MS + 30 * 86_400_000),
+            Some(BucketSize::Week),
+        )
+        .unwrap(),
         scope,
-        bucket: Some(BucketSize::Week),
         now: Timestamp(EPOCH_2024_MS + 31 * 86_400_000),
     };
-    let global = kpi_report(&state.model, &query(KpiScope::Global)).unwrap();
-    let team = kpi_report(&state.model, &query(KpiScope::Team("team-1".into()))).unwrap();
+    let global = kpi_report(&state.model.kpi, &query(KpiScope::Global)).unwrap();
+    let team = kpi_report(&state.model.kpi, &query(KpiScope::Team("team-1".into()))).unwrap();
     let page = status_page(&state.model);
     (state, global, team, page)
 }

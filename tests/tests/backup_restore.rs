@@ -7,7 +7,8 @@ use opsledger_api::cli_tools::{load_fixtures, render_payload};
 use opsledger_domain::time::MS_PER_DAY;
 use opsledger_fixtures::FixtureConfig;
 use opsledger_projections::{
-    kpi_report, rebuild, KpiQuery, KpiScope, ProjectionRunner, ReadModels, RunnerConfig,
+    kpi::KpiWindow, kpi_report, rebuild, KpiQuery, KpiScope, ProjectionRunner, ReadModels,
+    RunnerConfig,
 };
 use opsledger_storage::backup::{backup_from, backup_offline, restore, TransferError, LOG_DIR};
 use opsledger_storage::export::{export, import_file};
@@ -109,15 +110,18 @@ async fn restored_store_gives_identical_records_read_models_and_kpis() {
     assert_eq!(a, b);
     let cfg = small_org();
     let query = KpiQuery {
-        from: cfg.start,
-        to: cfg.start.plus_millis(i64::from(cfg.days) * MS_PER_DAY),
+        window: KpiWindow::new(
+            cfg.start,
+            cfg.start.plus_millis(i64::from(cfg.days) * MS_PER_DAY),
+            None,
+        )
+        .unwrap(),
         scope: KpiScope::Global,
-        bucket: None,
         now: cfg.start.plus_millis(i64::from(cfg.days) * MS_PER_DAY),
     };
-    let kpis = kpi_report(&a, &query).unwrap();
+    let kpis = kpi_report(&a.kpi, &query).unwrap();
     assert!(kpis.totals.alerts_received > 0);
-    assert_eq!(kpis, kpi_report(&b, &query).unwrap());
+    assert_eq!(kpis, kpi_report(&b.kpi, &query).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,8 @@ pub mod services;
 
 use opsledger_domain::alert::AlertGroupEvent;
 use opsledger_domain::incident::IncidentEvent;
-use opsledger_domain::{ChangeId, DomainEvent, IncidentId};
+use opsledger_domain::review::ReviewEvent;
+use opsledger_domain::{ChangeId, DomainEvent, IncidentId, ReviewId};
 use serde::{Deserialize, Serialize};
 
 use opsledger_storage::codec::{decode_payload, encode_payload};
@@ -22,7 +23,7 @@ use crate::projection::{EventMeta, Projection};
 use audit::AuditIndex;
 use changes::ChangesModel;
 use incidents::IncidentsModel;
-use kpi_facts::{AlertFact, AlertFactKind, KpiFacts};
+use kpi_facts::{AlertFact, AlertFactKind, KpiFacts, Stamp};
 use reviews::ReviewsModel;
 use services::ServicesModel;
 
@@ -46,7 +47,7 @@ pub struct ReadModels {
 
 impl Projection for ReadModels {
     const NAME: &'static str = "read_models";
-    const SNAPSHOT_VERSION: u8 = 3;
+    const SNAPSHOT_VERSION: u8 = 4;
 
     /// One part per read model (the audit index in several), so no encoding
     /// of the whole state is ever in memory at once.
@@ -104,23 +105,22 @@ impl Projection for ReadModels {
     fn apply(&mut self, meta: &EventMeta<'_>, event: &DomainEvent) -> Result<(), ApplyError> {
         self.audit.record(meta);
         match event {
-            DomainEvent::Service(e) => self.services.apply(meta, e),
+            DomainEvent::Service(e) => {
+                self.services.apply(meta, e)?;
+                self.kpi.apply_service(meta.position, e);
+                Ok(())
+            }
             DomainEvent::AlertGroup(e) => self.apply_alert(meta, e),
             DomainEvent::Incident(e) => self.apply_incident(meta, e),
             DomainEvent::Change(e) => {
                 self.changes.apply(meta, e)?;
                 if let Some(id) = ChangeId::from_stream_id(meta.stream_id) {
-                    self.kpi.apply_change(id, e);
+                    self.kpi.apply_change(id, meta.position, e);
                 }
                 Ok(())
             }
             DomainEvent::Freeze(e) => self.changes.apply_freeze(meta, e),
-            DomainEvent::Review(e) => {
-                if let Some((incident, review)) = self.reviews.apply(meta, e)? {
-                    self.incidents.link_review(incident, review);
-                }
-                Ok(())
-            }
+            DomainEvent::Review(e) => self.apply_review(meta, e),
         }
     }
 }
@@ -134,10 +134,38 @@ impl ReadModels {
         self.incidents.apply(meta, event)?;
         let id = IncidentId::from_stream_id(meta.stream_id)
             .ok_or_else(|| ApplyError::BadStreamId(meta.stream_id.to_owned()))?;
-        self.kpi.apply_incident(id, event);
+        self.kpi.apply_incident(id, meta.position, event);
         if let IncidentEvent::CauseChangeLinked(e) = event {
             self.changes.link_cause(id, e.change, e.previous);
-            self.kpi.link_cause(e.change, e.previous);
+            let at = Stamp::new(e.at.millis(), meta.position);
+            self.kpi.link_cause(id, e.change, e.previous, at);
+        }
+        Ok(())
+    }
+
+    fn apply_review(
+        &mut self,
+        meta: &EventMeta<'_>,
+        event: &ReviewEvent,
+    ) -> Result<(), ApplyError> {
+        if let Some((incident, review)) = self.reviews.apply(meta, event)? {
+            self.incidents.link_review(incident, review);
+        }
+        let incident = ReviewId::from_stream_id(meta.stream_id)
+            .and_then(|id| self.reviews.get(id))
+            .map(|r| r.incident);
+        let Some(incident) = incident else {
+            return Ok(());
+        };
+        let at = |t: opsledger_domain::Timestamp| Stamp::new(t.millis(), meta.position);
+        match event {
+            ReviewEvent::Published(e) => self.kpi.review_published(incident, at(e.at)),
+            ReviewEvent::ActionItemAdded(e) => {
+                self.kpi
+                    .action_item_added(e.id, incident, e.due.millis(), at(e.at))
+            }
+            ReviewEvent::ActionItemCompleted(e) => self.kpi.action_item_completed(e.id, at(e.at)),
+            _ => {}
         }
         Ok(())
     }
@@ -149,7 +177,7 @@ impl ReadModels {
     ) -> Result<(), ApplyError> {
         self.incidents.apply_alert(meta, event)?;
         let fact = |at: opsledger_domain::Timestamp, service, kind| AlertFact {
-            at: at.millis(),
+            at: Stamp::new(at.millis(), meta.position),
             service,
             kind,
         };

@@ -135,15 +135,6 @@ impl ServicesModel {
         self.by_id.values()
     }
 
-    /// The ids of the (non-retired) services an owner team owns.
-    pub fn team_services(&self, team: &str) -> Vec<ServiceId> {
-        self.by_id
-            .values()
-            .filter(|s| s.profile.owner_team == team)
-            .map(|s| s.id)
-            .collect()
-    }
-
     /// The dependency graph of the active services.
     pub fn graph(&self) -> &DependencyGraph {
         &self.graph
