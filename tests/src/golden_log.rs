@@ -3,7 +3,8 @@
 //! (event ids, correlation ids, times and actors), so tests can read every
 //! event type back through the API, the export or the CLI.
 
-use opsledger_domain::DomainEvent;
+use opsledger_domain::alert::AlertGroupKey;
+use opsledger_domain::{ChangeId, DomainEvent, FreezeId, IncidentId, ReviewId, ServiceId};
 use opsledger_fixtures::golden::samples;
 use opsledger_storage::{
     encode_payload, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, Ulid,
@@ -15,17 +16,27 @@ pub const GOLDEN_ACTOR: &str = "golden.auditor";
 /// When the first golden append is recorded (UTC ms); each next one a second later.
 pub const GOLDEN_RECORDED_AT_MS: i64 = 1_735_689_600_000;
 
-/// The stream a golden sample is appended to: one stream per aggregate kind.
+/// The golden samples' id number `n` (`fixtures/src/golden.rs`: ULIDs at its clock origin).
+fn golden_ulid(n: u128) -> Ulid {
+    Ulid::from_parts(GOLDEN_RECORDED_AT_MS as u64, n)
+}
+
+/// The stream a golden sample belongs to: the samples describe one service (id 1), its
+/// alert group, one incident (100), one change (200), one freeze (300) and one review
+/// (400), so the projections build them as they would from real commands.
 pub fn golden_stream(event: &DomainEvent) -> String {
-    let kind = match event {
-        DomainEvent::Service(_) => "service",
-        DomainEvent::AlertGroup(_) => "alertgroup",
-        DomainEvent::Incident(_) => "incident",
-        DomainEvent::Change(_) => "change",
-        DomainEvent::Freeze(_) => "freeze",
-        DomainEvent::Review(_) => "review",
-    };
-    format!("{kind}-golden")
+    match event {
+        DomainEvent::Service(_) => ServiceId::new(golden_ulid(1)).stream_id(),
+        DomainEvent::AlertGroup(_) => AlertGroupKey {
+            service: ServiceId::new(golden_ulid(1)),
+            dedup_key: "high-error-rate".into(),
+        }
+        .stream_id(),
+        DomainEvent::Incident(_) => IncidentId::new(golden_ulid(100)).stream_id(),
+        DomainEvent::Change(_) => ChangeId::new(golden_ulid(200)).stream_id(),
+        DomainEvent::Freeze(_) => FreezeId::new(golden_ulid(300)).stream_id(),
+        DomainEvent::Review(_) => ReviewId::new(golden_ulid(400)).stream_id(),
+    }
 }
 
 /// The fixed envelope ids of the `n`-th golden append: (event id, correlation id).
