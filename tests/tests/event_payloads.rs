@@ -6,7 +6,7 @@ use opsledger_domain::DomainEvent;
 use opsledger_fixtures::golden::samples;
 use opsledger_storage::{EventStore, Ulid};
 use opsledger_tests::golden_log::{append_golden_samples, GOLDEN_ACTOR};
-use opsledger_tests::{spawn_app, TestApp, VIEWER_TOKEN};
+use opsledger_tests::{spawn_app, TestApp, ADMIN_TOKEN, RESPONDER_TOKEN, VIEWER_TOKEN};
 use serde_json::{json, Value};
 
 /// The golden samples' clock origin and id timestamp (`fixtures/src/golden.rs`).
@@ -241,4 +241,54 @@ async fn the_audit_filters_and_the_subscription_render_the_same_payloads() {
         assert_eq!(message["type"], "next", "{message}");
         assert_eq!(&message["payload"]["data"]["events"], expected);
     }
+}
+
+/// Runs a mutation that must succeed; returns `data`.
+async fn mutate(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let (status, body) = app.graphql(Some(token), query, variables).await;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_by_actor_match_the_actor_recorded_from_the_token_exactly() {
+    let app = spawn_app().await;
+    let registered = mutate(
+        &app,
+        ADMIN_TOKEN,
+        r#"mutation($input: ServiceInput!) { registerService(input: $input) { id } }"#,
+        json!({"input": {"name": "payments", "ownerTeam": "core", "tier": 1,
+            "sloTargetPercent": 99.9, "rtoSecs": 3600,
+            "escalationPolicy": [{"target": "primary", "ackTimeoutSecs": 300}]}}),
+    )
+    .await;
+    let service = registered["registerService"]["id"].as_str().unwrap().to_string();
+    let declared = mutate(
+        &app,
+        RESPONDER_TOKEN,
+        r#"mutation($input: DeclareIncidentInput!) { declareIncident(input: $input) { id position } }"#,
+        json!({"input": {"title": "Payments down",
+            "impacts": [{"service": service, "level": "MAJOR_OUTAGE"}]}}),
+    )
+    .await;
+    let incident = declared["declareIncident"]["id"].as_str().unwrap();
+
+    // The responder token's actor is `rita`: her events are found by that name...
+    let by_rita = events(&app, "actor: \"rita\", first: 10").await;
+    assert_eq!(by_rita.len(), 1, "{by_rita:?}");
+    assert_eq!(by_rita[0]["type"], "IncidentDeclared");
+    assert_eq!(by_rita[0]["actor"], "rita");
+    assert_eq!(by_rita[0]["payload"]["Incident"]["Declared"]["id"], incident);
+    assert_eq!(
+        by_rita[0]["payload"]["Incident"]["Declared"]["impacts"][0]["service"],
+        service.as_str()
+    );
+    // ...exactly (no token secret, no other case, no prefix), and an unknown one is empty.
+    for other in [RESPONDER_TOKEN, "Rita", "rit", "nobody"] {
+        let found = events(&app, &format!("actor: \"{other}\", first: 10")).await;
+        assert!(found.is_empty(), "{other}: {found:?}");
+    }
+    let by_root = events(&app, "actor: \"root\", first: 10").await;
+    assert_eq!(by_root.len(), 1);
+    assert_eq!(by_root[0]["type"], "ServiceRegistered");
 }

@@ -150,7 +150,10 @@ impl LogQuery {
 
     /// Events in log order after `afterPosition` (or the `after` cursor), `first` at
     /// most 100 (role viewer). Cursors are positions. With any of `stream`, `actor`,
-    /// `type`, `from` (inclusive), `to` (exclusive) the audit index is used.
+    /// `type`, `from` (inclusive), `to` (exclusive) the audit index is used; each filter
+    /// matches exactly (case-sensitive), and `actor` is the actor name recorded on the
+    /// event, i.e. the actor of the token that sent the command (e.g. `rita.responder`),
+    /// never the token itself. A name no event carries gives an empty page.
     #[allow(clippy::too_many_arguments)]
     async fn events(
         &self,

@@ -22,7 +22,7 @@ use opsledger_storage::{Direction, EventStore};
 pub struct AuditArgs {
     /// Exact stream id.
     pub stream: Option<String>,
-    /// Exact actor.
+    /// Exact actor name as recorded on the event (the token's actor, not the token).
     pub actor: Option<String>,
     /// Exact event type name.
     pub type_name: Option<String>,
