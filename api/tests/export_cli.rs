@@ -47,7 +47,11 @@ fn jq(filter: &str, file: &Path) -> Vec<String> {
         .args(["-r", filter, s(file)])
         .output()
         .expect("jq is installed (.ci/run installs it)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -83,7 +87,15 @@ fn a_format_1_export_imports_with_every_record_and_hash_and_exports_as_format_2(
     let old = lines(&format1_file());
     assert_eq!(new.len(), old.len() + 1);
     for (new, old) in new[1..].iter().zip(&old) {
-        for field in ["position", "stream_id", "event_id", "actor", "payload_hex", "prev_hash", "hash"] {
+        for field in [
+            "position",
+            "stream_id",
+            "event_id",
+            "actor",
+            "payload_hex",
+            "prev_hash",
+            "hash",
+        ] {
             assert_eq!(new[field], old[field], "{field} at {}", old["position"]);
         }
         assert!(new["payload"].is_object(), "{new}");
@@ -94,7 +106,10 @@ fn a_format_1_export_imports_with_every_record_and_hash_and_exports_as_format_2(
     succeeds(&["import", "--data", s(&b), s(&file)]);
     let again = root.path().join("b.jsonl");
     succeeds(&["export", "--data", s(&b), "--out", s(&again)]);
-    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&file).unwrap());
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
 }
 
 #[test]
@@ -107,15 +122,27 @@ fn jq_reads_every_id_of_an_export_as_the_exact_ulid_text() {
     // Numbers a double cannot hold: format 1 has its ids there, format 2 none at all.
     let unsafe_numbers =
         "select(.payload != null) | [.payload | .. | numbers | select(. > 9007199254740991)] | length";
-    let per_line = |f: &Path| -> u64 { jq(unsafe_numbers, f).iter().map(|n| n.parse::<u64>().unwrap()).sum() };
-    assert_eq!(per_line(&format1_file()), 32, "the 32 ids of format 1, as Python counts them");
+    let per_line = |f: &Path| -> u64 {
+        jq(unsafe_numbers, f)
+            .iter()
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        per_line(&format1_file()),
+        32,
+        "the 32 ids of format 1, as Python counts them"
+    );
     assert_eq!(per_line(&file), 0);
 
     let declared = "select(.type_name == \"IncidentDeclared\") | .payload.Incident.Declared \
                     | .id, .impacts[0].service, .alert_group.service";
     let incident = ulid::Ulid::from_parts(1_735_689_600_000, 100).to_string();
     let service = ulid::Ulid::from_parts(1_735_689_600_000, 1).to_string();
-    assert_eq!(jq(declared, &file), vec![incident.clone(), service.clone(), service]);
+    assert_eq!(
+        jq(declared, &file),
+        vec![incident.clone(), service.clone(), service]
+    );
     // What jq made of the same id in format 1 (the defect): a rounded double.
     let old = jq(declared, &format1_file());
     assert_ne!(old[0], incident);
@@ -146,7 +173,10 @@ fn a_tampered_format_1_payload_is_refused_with_its_line() {
     let output = opsledger(&["import", "--data", s(&data), s(&tampered)]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("line 9") && stderr.contains("payload JSON does not match"), "{stderr}");
+    assert!(
+        stderr.contains("line 9") && stderr.contains("payload JSON does not match"),
+        "{stderr}"
+    );
     assert!(!data.join("log").exists());
 }
 
@@ -157,7 +187,10 @@ fn an_export_that_fails_leaves_no_out_file_and_an_existing_one_untouched() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // A running store holds the lock, as a server would.
     let store = runtime
-        .block_on(SledEventStore::open(data.join("log"), StoreConfig::default()))
+        .block_on(SledEventStore::open(
+            data.join("log"),
+            StoreConfig::default(),
+        ))
         .unwrap();
 
     let out_dir = root.path().join("out");
@@ -173,12 +206,19 @@ fn an_export_that_fails_leaves_no_out_file_and_an_existing_one_untouched() {
     std::fs::write(&existing, "yesterday's export\n").unwrap();
     let output = opsledger(&["export", "--data", s(&data), "--out", s(&existing)]);
     assert!(!output.status.success());
-    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "yesterday's export\n");
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "yesterday's export\n"
+    );
     let names: Vec<_> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("existing.jsonl")], "no temporary file left");
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("existing.jsonl")],
+        "no temporary file left"
+    );
 
     runtime.block_on(store.flush_and_stop()).unwrap();
     drop(store);

@@ -60,7 +60,9 @@ pub trait RenderPayload {
 /// A plain function renders the current format only (older files' payloads go unchecked).
 impl<F: Fn(&RecordedEvent) -> Option<String>> RenderPayload for F {
     fn render(&self, event: &RecordedEvent, format: ExportFormat) -> Option<String> {
-        (format == ExportFormat::CURRENT).then(|| self(event)).flatten()
+        (format == ExportFormat::CURRENT)
+            .then(|| self(event))
+            .flatten()
     }
 }
 
@@ -232,7 +234,9 @@ pub async fn export(
         if page.is_empty() {
             return Err(TransferError::Mismatch {
                 position: next,
-                reason: format!("the log ended before its head at export start ({total} events from {from})"),
+                reason: format!(
+                    "the log ended before its head at export start ({total} events from {from})"
+                ),
             });
         }
         for event in &page {
@@ -549,7 +553,10 @@ mod tests {
             prev_hash: GENESIS_HASH,
             hash: GENESIS_HASH,
         };
-        assert_eq!(render.render(&event, ExportFormat::V2).as_deref(), Some("{}"));
+        assert_eq!(
+            render.render(&event, ExportFormat::V2).as_deref(),
+            Some("{}")
+        );
         assert_eq!(render.render(&event, ExportFormat::V1), None);
     }
 }

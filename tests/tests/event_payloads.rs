@@ -31,7 +31,8 @@ async fn golden_app() -> TestApp {
 
 /// `events` nodes (position, type, actor, payload) for `args`, all on one page.
 async fn events(app: &TestApp, args: &str) -> Vec<Value> {
-    let query = format!("{{ events({args}) {{ edges {{ node {{ position type actor payload }} }} }} }}");
+    let query =
+        format!("{{ events({args}) {{ edges {{ node {{ position type actor payload }} }} }} }}");
     let (status, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["errors"].is_null(), "{body}");
@@ -64,7 +65,10 @@ fn numbers<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a Value)
 /// Paths of the ids in the format-1 export written by the previous build, which held them
 /// as 128-bit integers (every one larger than `u64::MAX`), with their value as a double.
 fn format1_id_paths() -> Vec<Vec<(String, f64)>> {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/exports/golden_v1.jsonl");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/exports/golden_v1.jsonl"
+    );
     std::fs::read_to_string(file)
         .expect("the format-1 golden export")
         .lines()
@@ -74,7 +78,11 @@ fn format1_id_paths() -> Vec<Vec<(String, f64)>> {
             numbers(&line["payload"], String::new(), &mut found);
             found
                 .into_iter()
-                .filter_map(|(path, n)| n.as_f64().filter(|&v| v > u64::MAX as f64).map(|v| (path, v)))
+                .filter_map(|(path, n)| {
+                    n.as_f64()
+                        .filter(|&v| v > u64::MAX as f64)
+                        .map(|v| (path, v))
+                })
                 .collect()
         })
         .collect()
@@ -91,7 +99,11 @@ async fn every_event_type_renders_its_payload_with_ids_as_ulid_text() {
     for ((node, sample), ids) in nodes.iter().zip(&samples).zip(&id_paths) {
         let payload = &node["payload"];
         assert_eq!(node["type"], sample.type_name());
-        assert!(payload.is_object(), "{}: payload {payload}", sample.type_name());
+        assert!(
+            payload.is_object(),
+            "{}: payload {payload}",
+            sample.type_name()
+        );
         // Every field, compared with the event that was appended.
         let parsed: DomainEvent = serde_json::from_value(payload.clone())
             .unwrap_or_else(|e| panic!("{}: {e}: {payload}", sample.type_name()));
@@ -100,7 +112,9 @@ async fn every_event_type_renders_its_payload_with_ids_as_ulid_text() {
         let mut found = Vec::new();
         numbers(payload, String::new(), &mut found);
         for (path, n) in found {
-            let exact = n.as_i64().is_some_and(|v| (v as f64).abs() <= MAX_SAFE_INTEGER);
+            let exact = n
+                .as_i64()
+                .is_some_and(|v| (v as f64).abs() <= MAX_SAFE_INTEGER);
             assert!(exact, "{} {path}: {n}", sample.type_name());
         }
         // Wherever the previous build wrote an id as a number, there is now its ULID text.
@@ -197,16 +211,31 @@ async fn payload_ids_are_the_strings_the_api_shows_for_the_entities() {
         .await;
     let incident_ids: Vec<&str> = body["data"]["incidents"]["edges"]
         .as_array()
-        .map(|edges| edges.iter().filter_map(|e| e["node"]["id"].as_str()).collect())
+        .map(|edges| {
+            edges
+                .iter()
+                .filter_map(|e| e["node"]["id"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     let change_ids: Vec<&str> = body["data"]["changes"]["edges"]
         .as_array()
-        .map(|edges| edges.iter().filter_map(|e| e["node"]["id"].as_str()).collect())
+        .map(|edges| {
+            edges
+                .iter()
+                .filter_map(|e| e["node"]["id"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     assert!(incident_ids.contains(&id(100).as_str()), "{body}");
     assert!(change_ids.contains(&id(200).as_str()), "{body}");
     let nodes = events(&app, "first: 100").await;
-    let payload = |t: &str| nodes.iter().find(|n| n["type"] == t).map(|n| n["payload"].clone());
+    let payload = |t: &str| {
+        nodes
+            .iter()
+            .find(|n| n["type"] == t)
+            .map(|n| n["payload"].clone())
+    };
     assert_eq!(
         payload("IncidentDeclared").unwrap()["Incident"]["Declared"]["id"],
         id(100)
@@ -227,7 +256,10 @@ async fn the_audit_filters_and_the_subscription_render_the_same_payloads() {
     assert_eq!(by_actor, all);
     let declared = events(&app, "type: \"IncidentDeclared\"").await;
     assert_eq!(declared.len(), 1);
-    assert_eq!(Some(&declared[0]), all.iter().find(|n| n["type"] == "IncidentDeclared"));
+    assert_eq!(
+        Some(&declared[0]),
+        all.iter().find(|n| n["type"] == "IncidentDeclared")
+    );
 
     let mut ws = app.ws_ready(Some(VIEWER_TOKEN)).await;
     ws.subscribe(
@@ -262,7 +294,10 @@ async fn events_by_actor_match_the_actor_recorded_from_the_token_exactly() {
             "escalationPolicy": [{"target": "primary", "ackTimeoutSecs": 300}]}}),
     )
     .await;
-    let service = registered["registerService"]["id"].as_str().unwrap().to_string();
+    let service = registered["registerService"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let declared = mutate(
         &app,
         RESPONDER_TOKEN,
@@ -278,7 +313,10 @@ async fn events_by_actor_match_the_actor_recorded_from_the_token_exactly() {
     assert_eq!(by_rita.len(), 1, "{by_rita:?}");
     assert_eq!(by_rita[0]["type"], "IncidentDeclared");
     assert_eq!(by_rita[0]["actor"], "rita");
-    assert_eq!(by_rita[0]["payload"]["Incident"]["Declared"]["id"], incident);
+    assert_eq!(
+        by_rita[0]["payload"]["Incident"]["Declared"]["id"],
+        incident
+    );
     assert_eq!(
         by_rita[0]["payload"]["Incident"]["Declared"]["impacts"][0]["service"],
         service.as_str()

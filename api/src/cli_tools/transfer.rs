@@ -125,7 +125,14 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let store = open_existing(&args.data).await?;
     let result = match &args.out {
         Some(path) => export_to_file(&store, args.from, path).await,
-        None => write_export(&store, args.from, &mut BufWriter::new(std::io::stdout().lock())).await,
+        None => {
+            write_export(
+                &store,
+                args.from,
+                &mut BufWriter::new(std::io::stdout().lock()),
+            )
+            .await
+        }
     };
     store
         .flush_and_stop()
@@ -137,7 +144,11 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The export of `store` from `from` into `out`, with a progress bar.
-async fn write_export(store: &SledEventStore, from: u64, out: &mut dyn Write) -> anyhow::Result<u64> {
+async fn write_export(
+    store: &SledEventStore,
+    from: u64,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
     let total = store.head_position().map_or(0, |h| h + 1);
     let bar = progress::bar(total.saturating_sub(from), "export");
     let result = export(
