@@ -225,3 +225,24 @@ fn an_export_that_fails_leaves_no_out_file_and_an_existing_one_untouched() {
     succeeds(&["export", "--data", s(&data), "--out", s(&existing)]);
     assert_eq!(lines(&existing).len(), 47);
 }
+
+#[test]
+fn an_export_that_fails_after_writing_leaves_no_temporary_file() {
+    let root = tempfile::tempdir().unwrap();
+    let data = imported_golden(root.path(), "a");
+    let out_dir = root.path().join("out");
+    // The export itself succeeds, but the rename over a non-empty directory cannot.
+    let taken = out_dir.join("taken.jsonl");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("inside"), "x").unwrap();
+    let output = opsledger(&["export", "--data", s(&data), "--out", s(&taken)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot rename the export"), "{stderr}");
+    let names: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("taken.jsonl")]);
+    assert_eq!(std::fs::read_to_string(taken.join("inside")).unwrap(), "x");
+}
