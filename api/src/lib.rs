@@ -33,6 +33,7 @@ pub mod error;
 pub mod graphql;
 pub mod limits;
 pub mod metrics;
+pub mod payload_json;
 pub mod process_metrics;
 pub mod server;
 pub mod ws;

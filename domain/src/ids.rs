@@ -1,14 +1,72 @@
-//! Typed identifiers. Each is a ULID, encoded as a `u128` (16 bytes in
-//! bincode, never a 26-character string), and names its stream.
+//! Typed identifiers. Each is a ULID and names its stream. In the log (bincode) an id is a
+//! `u128` (16 bytes, never a 26-character string); in JSON and every other human-readable
+//! format it is the 26-character ULID text the API shows (see [`id_serde`]).
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
+
+/// The serde form of every typed id: the `u128` in binary formats (bincode: 16 bytes, the
+/// form the log has always stored, so stored events and golden files are unchanged), the
+/// 26-character ULID text in human-readable formats such as JSON. A JSON number cannot
+/// carry 128 bits: `serde_json::Value` refuses it (NumberOutOfRange, so a payload rendered
+/// through it came out null) and jq and JavaScript round it to a double (2.098e+36).
+pub mod id_serde {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+    use ulid::Ulid;
+
+    /// Writes `id` as ULID text (human-readable formats) or as a `u128` (binary formats).
+    pub fn serialize<S: Serializer>(id: &Ulid, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(id)
+        } else {
+            serializer.serialize_u128(id.0)
+        }
+    }
+
+    /// Reads what [`serialize`] writes: ULID text (human-readable) or a `u128` (binary).
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ulid, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(UlidText)
+        } else {
+            deserializer.deserialize_u128(UlidBits)
+        }
+    }
+
+    struct UlidText;
+
+    impl Visitor<'_> for UlidText {
+        type Value = Ulid;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a ULID as 26 characters of Crockford base32")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<Ulid, E> {
+            Ulid::from_string(text).map_err(|e| E::custom(format!("bad ULID {text:?}: {e}")))
+        }
+    }
+
+    struct UlidBits;
+
+    impl Visitor<'_> for UlidBits {
+        type Value = Ulid;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a ULID as a 128-bit unsigned integer")
+        }
+
+        fn visit_u128<E: Error>(self, bits: u128) -> Result<Ulid, E> {
+            Ok(Ulid(bits))
+        }
+    }
+}
 
 macro_rules! ulid_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub struct $name(#[serde(with = "ulid::serde::ulid_as_u128")] pub Ulid);
+        pub struct $name(#[serde(with = "id_serde")] pub Ulid);
 
         impl $name {
             /// The stream-id prefix of this aggregate.
@@ -88,5 +146,16 @@ mod tests {
         assert!(stream.starts_with("incident-"));
         assert_eq!(IncidentId::from_stream_id(&stream), Some(id));
         assert_eq!(ChangeId::from_stream_id(&stream), None);
+    }
+
+    #[test]
+    fn ids_are_ulid_text_in_json() {
+        let id = IncidentId::new(Ulid::from_parts(1_735_689_600_000, 100));
+        let json = serde_json::to_value(id).unwrap();
+        assert_eq!(json, serde_json::Value::String(id.to_string()));
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+        assert_eq!(serde_json::from_value::<IncidentId>(json).unwrap(), id);
+        let err = serde_json::from_str::<IncidentId>("\"not-a-ulid\"").unwrap_err();
+        assert!(err.to_string().contains("bad ULID"), "{err}");
     }
 }

@@ -6,6 +6,8 @@
 //! Set `TEST_LOG=1` to see the server's logs while a test runs.
 #![warn(missing_docs)]
 
+pub mod golden_log;
+
 use futures::{SinkExt, StreamExt};
 use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};

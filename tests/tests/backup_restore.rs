@@ -142,16 +142,19 @@ async fn export_then_import_round_trip_gives_identical_hashes() {
     let source = demo_data(root.path()).await;
     let file = root.path().join("log.jsonl");
     let exported = export_to_file(&source.join(LOG_DIR), &file).await;
-    let first_line: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&file)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(first_line["type_name"], "ServiceRegistered");
-    assert!(first_line["payload"]["Service"]["Registered"]["profile"]["name"].is_string());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = |n: usize| -> serde_json::Value {
+        serde_json::from_str(text.lines().nth(n).unwrap()).unwrap()
+    };
+    assert_eq!(
+        line(0),
+        serde_json::json!({"format": "opsledger-export", "version": 2, "from": 0, "events": exported})
+    );
+    let first_event = line(1);
+    assert_eq!(first_event["type_name"], "ServiceRegistered");
+    let registered = &first_event["payload"]["Service"]["Registered"];
+    assert!(registered["profile"]["name"].is_string());
+    assert!(Ulid::from_string(registered["id"].as_str().unwrap()).is_ok());
     let target = root.path().join("imported").join(LOG_DIR);
     let report = import_file(&file, &target, &render_payload, &mut |_, _| {})
         .await
@@ -188,6 +191,7 @@ async fn tampered_or_gapped_exports_are_refused_with_the_line_and_nothing_is_wri
     export_to_file(&source.join(LOG_DIR), &clean).await;
     let target = root.path().join("imported").join(LOG_DIR);
 
+    // Line 1 is the header: line n holds position n - 2.
     let tampered = root.path().join("tampered.jsonl");
     std::fs::copy(&clean, &tampered).unwrap();
     edit_line(&tampered, 5, |l| {
@@ -201,7 +205,7 @@ async fn tampered_or_gapped_exports_are_refused_with_the_line_and_nothing_is_wri
             err,
             TransferError::BadLine {
                 line: 5,
-                position: Some(4),
+                position: Some(3),
                 ..
             }
         ),
@@ -235,10 +239,25 @@ async fn tampered_or_gapped_exports_are_refused_with_the_line_and_nothing_is_wri
             err,
             TransferError::BadLine {
                 line: 3,
-                position: Some(3),
+                position: Some(2),
                 ..
             }
         ),
+        "{err}"
+    );
+    assert!(!target.exists());
+
+    // A file cut after a whole line still chains: the header's count catches it.
+    let truncated = root.path().join("truncated.jsonl");
+    std::fs::copy(&clean, &truncated).unwrap();
+    let lines = std::fs::read_to_string(&clean).unwrap().lines().count();
+    edit_line(&truncated, lines, |_| None);
+    let err = import_file(&truncated, &target, &render_payload, &mut |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransferError::BadLine { line, reason, .. }
+            if *line == lines as u64 && reason.contains("announces")),
         "{err}"
     );
     assert!(!target.exists());

@@ -74,7 +74,8 @@ async fn demo_export_import_backup_restore_rebuild_succeed_and_refuse_bad_target
     let bad = path("bad.jsonl");
     std::fs::write(&bad, tampered.join("\n")).unwrap();
     let message = error_line(opsledger(import(&path("c"), &bad)).await);
-    assert!(message.contains("line 3 (position 2)"), "{message}");
+    // Line 1 is the header: line 3 holds position 1.
+    assert!(message.contains("line 3 (position 1)"), "{message}");
     assert!(!path("c").join("log").exists());
 
     let backup = Command::Backup(BackupArgs {

@@ -2,7 +2,7 @@
 //! the section (its fenced ```graphql blocks and inline `{ ... }` /
 //! `subscription { ... }` spans) in order, with the `demo-responder` token the
 //! tour tells you to set, against a server started like `serve --demo`,
-//! substituting `<SERVICE ID>` and `<INCIDENT ID>` from earlier answers.
+//! substituting `<SERVICE ID>`, `<INCIDENT ID>` and `<DECLARE POSITION>` from earlier answers.
 //!
 //! The demo is the same generator, seed, services, tokens and loading code path
 //! as `serve --demo`, over 30 days instead of 365: measured in a debug build on
@@ -113,11 +113,13 @@ async fn the_readme_tour_runs_without_errors_against_serve_demo() {
 
     let mut service_id = None::<String>;
     let mut incident_id = None::<String>;
+    let mut declare_position = None::<String>;
     for op in tour_operations() {
         let mut query = op.clone();
         for (placeholder, value) in [
             ("<SERVICE ID>", &service_id),
             ("<INCIDENT ID>", &incident_id),
+            ("<DECLARE POSITION>", &declare_position),
         ] {
             if query.contains(placeholder) {
                 let value = value
@@ -144,6 +146,17 @@ async fn the_readme_tour_runs_without_errors_against_serve_demo() {
         }
         if let Some(declared) = data["declareIncident"]["incident"]["id"].as_str() {
             incident_id = Some(declared.to_string());
+        }
+        if let Some(position) = data["declareIncident"]["position"].as_str() {
+            declare_position = Some(position.to_string());
+        } else if let Some(position) = data["declareIncident"]["position"].as_u64() {
+            declare_position = Some(position.to_string());
+        }
+        if data.get("incidentAsOf").is_some() {
+            assert!(
+                !data["incidentAsOf"]["entity"].is_null(),
+                "{query}: the incident as of its declaration: {body}"
+            );
         }
         // Every list the tour shows has something in it (an empty page would
         // hide a wrong filter, e.g. an actor name that is not the recorded one).

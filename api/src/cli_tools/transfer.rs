@@ -1,27 +1,26 @@
 //! `rebuild`, `export`, `import`, `backup` and `restore`: whole-log jobs on a stopped store.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use opsledger_domain::DomainEvent;
 use opsledger_projections::{rebuild, ReadModels};
 use opsledger_storage::backup::{backup_offline, restore, LOG_DIR};
 use opsledger_storage::export::{export, hex, import_file};
-use opsledger_storage::{decode_payload, EventStore, RecordedEvent, SledEventStore, StoreConfig};
+use opsledger_storage::{EventStore, RecordedEvent, SledEventStore, StoreConfig};
 
 use super::progress;
 use crate::cli::{log_dir, projections_dir};
+use crate::payload_json::{payload_text, DomainPayloads};
 use crate::SharedStore;
 
-/// Renders a record's payload as JSON text by decoding it as a [`DomainEvent`]
-/// (ids are ULIDs as u128 numbers, exact in the text).
+/// Renders a record's payload as JSON text in the current export format (ids as ULID
+/// text); import with [`DomainPayloads`] to check older formats too.
 pub fn render_payload(record: &RecordedEvent) -> Option<String> {
-    let event: DomainEvent = decode_payload(&record.payload).ok()?;
-    serde_json::to_string(&event).ok()
+    payload_text(record)
 }
 
 /// Options of `rebuild`.
@@ -41,7 +40,8 @@ pub struct ExportArgs {
     /// First log position to export (import needs a file that starts at 0).
     #[arg(long, default_value_t = 0)]
     pub from: u64,
-    /// Output file (JSON Lines); standard output if absent.
+    /// Output file (JSON Lines), written only if the whole export succeeds (a temporary
+    /// file beside it is renamed over it at the end); standard output if absent.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -120,34 +120,79 @@ pub async fn run_rebuild(args: RebuildArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `opsledger export`: JSON Lines of every event from `--from`.
+/// `opsledger export`: JSON Lines of every event from `--from` (a header line first).
 pub async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
     let store = open_existing(&args.data).await?;
-    let total = store.head_position().map_or(0, |h| h + 1);
-    let bar = progress::bar(total.saturating_sub(args.from), "export");
-    let result = export(
-        &store,
-        args.from,
-        &mut out,
-        &render_payload,
-        &mut progress::callback(&bar),
-    )
-    .await;
-    bar.finish_and_clear();
+    let result = match &args.out {
+        Some(path) => export_to_file(&store, args.from, path).await,
+        None => {
+            write_export(
+                &store,
+                args.from,
+                &mut BufWriter::new(std::io::stdout().lock()),
+            )
+            .await
+        }
+    };
     store
         .flush_and_stop()
         .await
         .context("cannot close the event log")?;
-    let written = result.context("the export failed")?;
+    let written = result?;
     eprintln!("exported {written} events");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The export of `store` from `from` into `out`, with a progress bar.
+async fn write_export(
+    store: &SledEventStore,
+    from: u64,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    let total = store.head_position().map_or(0, |h| h + 1);
+    let bar = progress::bar(total.saturating_sub(from), "export");
+    let result = export(
+        store,
+        from,
+        out,
+        &DomainPayloads,
+        &mut progress::callback(&bar),
+    )
+    .await;
+    bar.finish_and_clear();
+    result.context("the export failed")
+}
+
+/// The export written to `path` all or nothing: into a temporary file in the same
+/// directory, fsynced, then renamed over `path` (and the directory fsynced). A failed
+/// export removes the temporary file and leaves whatever was at `path` untouched.
+async fn export_to_file(store: &SledEventStore, from: u64, path: &Path) -> anyhow::Result<u64> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("--out {} names no file", path.display()))?;
+    let mut partial = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let written = write_export(store, from, &mut BufWriter::new(partial.as_file_mut())).await?;
+    let sync_error = |what: &Path| format!("cannot fsync {}", what.display());
+    partial
+        .as_file()
+        .sync_all()
+        .with_context(|| sync_error(partial.path()))?;
+    partial
+        .persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename the export to {}", path.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| sync_error(dir))?;
+    Ok(written)
 }
 
 /// `opsledger import`: validate the whole file, then write it into an empty store.
@@ -157,7 +202,7 @@ pub async fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let result = import_file(
         &args.file,
         &target,
-        &render_payload,
+        &DomainPayloads,
         &mut progress::callback(&bar),
     )
     .await;

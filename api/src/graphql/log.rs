@@ -1,7 +1,7 @@
 //! The storage-only part of the schema: the log's head, its verification,
 //! a cursor connection over the whole log and the `events` subscription
-//! (catch-up from a position, then live). Envelope fields only: payloads are
-//! decoded by the domain part of the schema.
+//! (catch-up from a position, then live). Payloads are rendered by
+//! `crate::payload_json`, the same JSON `opsledger export` writes.
 
 use crate::auth::require_role;
 use crate::error::ApiError;
@@ -46,7 +46,8 @@ pub struct LogEventObject {
     pub prev_hash: String,
     /// BLAKE3 hash chaining this record to the previous one, hex.
     pub hash: String,
-    /// The decoded domain event as JSON (null if it does not decode).
+    /// The decoded domain event as JSON, ids as the same ULID text the API shows
+    /// (e.g. `Incident.id`), timestamps as UTC milliseconds; null if it does not decode.
     pub payload: Option<serde_json::Value>,
 }
 
@@ -66,7 +67,7 @@ impl From<&RecordedEvent> for LogEventObject {
             causation_id: e.causation_id.map(|id| id.to_string()),
             prev_hash: hex(&e.prev_hash),
             hash: hex(&e.hash),
-            payload: crate::graphql::domain::audit::payload_json(e),
+            payload: crate::payload_json::payload_value(e),
         }
     }
 }
@@ -149,7 +150,10 @@ impl LogQuery {
 
     /// Events in log order after `afterPosition` (or the `after` cursor), `first` at
     /// most 100 (role viewer). Cursors are positions. With any of `stream`, `actor`,
-    /// `type`, `from` (inclusive), `to` (exclusive) the audit index is used.
+    /// `type`, `from` (inclusive), `to` (exclusive) the audit index is used; each filter
+    /// matches exactly (case-sensitive), and `actor` is the actor name recorded on the
+    /// event, i.e. the actor of the token that sent the command (e.g. `rita.responder`),
+    /// never the token itself. A name no event carries gives an empty page.
     #[allow(clippy::too_many_arguments)]
     async fn events(
         &self,

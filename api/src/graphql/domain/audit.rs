@@ -1,6 +1,6 @@
 //! Audit and history: the filtered `events` page over the projections' audit
-//! index (used by `Query.events` in `graphql/log.rs`), event payloads as
-//! JSON, and time travel (`incidentAsOf`, `changeAsOf`, `reviewAsOf`): the
+//! index (used by `Query.events` in `graphql/log.rs`; payloads as JSON come from
+//! `crate::payload_json`), and time travel (`incidentAsOf`, `changeAsOf`, `reviewAsOf`): the
 //! entity as the read models showed it at a log position or instant.
 
 use super::types::{not_found, parse_id, projections, store, Change, Incident, Review};
@@ -15,20 +15,14 @@ use opsledger_projections::models::audit::AuditFilter;
 use opsledger_projections::pagination::{encode_cursor, PageRequest};
 use opsledger_projections::{aggregate_as_of, AsOf, EventMeta, Projection, ReadModels};
 use opsledger_storage::codec::decode_payload;
-use opsledger_storage::{Direction, EventStore, RecordedEvent};
-
-/// The payload of `event` as JSON (`null` if it does not decode).
-pub fn payload_json(event: &RecordedEvent) -> Option<serde_json::Value> {
-    let decoded = decode_payload::<DomainEvent>(&event.payload).ok()?;
-    serde_json::to_value(&decoded).ok()
-}
+use opsledger_storage::{Direction, EventStore};
 
 /// Filters of the audit query; empty = the whole log.
 #[derive(Clone, Debug, Default)]
 pub struct AuditArgs {
     /// Exact stream id.
     pub stream: Option<String>,
-    /// Exact actor.
+    /// Exact actor name as recorded on the event (the token's actor, not the token).
     pub actor: Option<String>,
     /// Exact event type name.
     pub type_name: Option<String>,
