@@ -20,7 +20,8 @@
 //!   index).
 //!
 //! ## Layout
-//! - [`time`], [`ids`], [`context`]: the shared vocabulary.
+//! - [`time`], [`ids`], [`context`], [`text`]: the shared vocabulary
+//!   ([`text`] holds the bounded string types every client input is parsed into).
 //! - one module per aggregate: [`service`], [`alert`], [`incident`],
 //!   [`change`], [`freeze`], [`review`].
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod ids;
 pub mod incident;
 pub mod review;
 pub mod service;
+pub mod text;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod time;

@@ -88,6 +88,13 @@ impl IncidentState {
             return Err(IncidentError::AlreadyDeclared);
         }
         validate_declaration(&cmd)?;
+        if cmd.detected_at.is_beyond_skew(ctx.now) {
+            return Err(IncidentError::DetectedInFuture);
+        }
+        // Within the tolerated clock skew a future instant is recorded as now,
+        // so no duration measured from it (MTTA, MTTR) can come out negative.
+        let detected_at = cmd.detected_at.min(ctx.now);
+        let started_at = cmd.started_at.min(detected_at);
         let derived =
             Severity::derive_worst(cmd.impacts.iter().map(|i| (i.facts.tier, i.impact.level)));
         let escalation_policy = cmd
@@ -102,8 +109,8 @@ impl IncidentState {
             severity: cmd.severity.unwrap_or(derived),
             severity_derived: cmd.severity.is_none(),
             impacts: cmd.impacts.iter().map(|i| i.impact).collect(),
-            started_at: cmd.started_at,
-            detected_at: cmd.detected_at,
+            started_at,
+            detected_at,
             alert_group: cmd.alert_group,
             escalation_policy,
             by: ctx.actor.clone(),

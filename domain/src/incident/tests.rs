@@ -902,3 +902,26 @@ proptest! {
         prop_assert_eq!(testing::check_replay::<IncidentState>(steps, |s| s.version), Ok(()));
     }
 }
+
+#[test]
+fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
+    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Timestamp(T0);
+    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1);
+    assert_eq!(
+        when(&[], IncidentCommand::Declare(cmd)),
+        rejected(IncidentError::DetectedInFuture)
+    );
+}
+
+#[test]
+fn a_detection_within_the_clock_skew_is_recorded_as_now() {
+    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Timestamp(T0 + 1_000);
+    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS);
+    let events = when(&[], IncidentCommand::Declare(cmd)).unwrap();
+    let IncidentEvent::Declared(e) = &events[0] else {
+        panic!("not declared: {events:?}")
+    };
+    assert_eq!((e.started_at, e.detected_at), (Timestamp(T0), Timestamp(T0)));
+}
