@@ -17,11 +17,14 @@ impl ScalarType for DateTime {
             Value::String(text) => parse_rfc3339(text)
                 .map(|ms| DateTime(Timestamp(ms)))
                 .ok_or_else(|| {
-                    InputValueError::custom(
-                        "expected an RFC 3339 date-time between 1970-01-01T00:00:00Z and \
-                         9999-12-31T23:59:59.999Z, e.g. 2024-05-01T12:00:00Z or \
-                         2024-05-01T14:00:00.5+02:00",
-                    )
+                    // The value is named (bounded) because async-graphql does not name
+                    // the input field of a variable that fails to parse.
+                    let shown: String = text.chars().take(40).collect();
+                    InputValueError::custom(format!(
+                        "{shown:?} is not an RFC 3339 date-time between 1970-01-01T00:00:00Z \
+                         and 9999-12-31T23:59:59.999Z (e.g. 2024-05-01T12:00:00Z or \
+                         2024-05-01T14:00:00.5+02:00)"
+                    ))
                 }),
             _ => Err(InputValueError::expected_type(value)),
         }
