@@ -131,11 +131,18 @@ mod tests {
         let real = Ulid::from_parts(1_700_000_000_000, 42);
         let text = real.to_string();
         assert_eq!(parse_ulid(&text), Ok(real));
-        assert_eq!(parse_ulid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"), Ok(Ulid(u128::MAX)));
+        assert_eq!(
+            parse_ulid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+            Ok(Ulid(u128::MAX))
+        );
         // The same 125 low bits with a first digit of 8..Z used to wrap onto `real`.
         for first in ['8', 'G', 'Z', 'z'] {
             let overflowing = format!("{first}{}", &text[1..]);
-            assert_eq!(parse_ulid(&overflowing), Err(IdError::Overflow), "{overflowing}");
+            assert_eq!(
+                parse_ulid(&overflowing),
+                Err(IdError::Overflow),
+                "{overflowing}"
+            );
             assert!(overflowing.parse::<IncidentId>().is_err());
         }
     }
@@ -153,7 +160,10 @@ mod tests {
             assert_eq!(parse_ulid(&bad), Err(IdError::Character), "{bad}");
         }
         // 26 bytes but not 26 ASCII characters.
-        assert_eq!(parse_ulid(&format!("{}\u{e9}", &text[..24])), Err(IdError::Character));
+        assert_eq!(
+            parse_ulid(&format!("{}\u{e9}", &text[..24])),
+            Err(IdError::Character)
+        );
     }
 
     #[test]

@@ -35,9 +35,9 @@ pub mod ids;
 pub mod incident;
 pub mod review;
 pub mod service;
-pub mod text;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod text;
 pub mod time;
 
 pub use context::{Actor, Context, Role};

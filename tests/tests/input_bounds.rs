@@ -161,7 +161,9 @@ async fn over_long_strings_are_validation_naming_the_field_and_the_limit_and_wri
         assert_refused(&body, field, rule);
     }
     assert_eq!(log_head(&app).await, head, "a refused command wrote events");
-    let (_, page) = app.graphql(None, "{ statusPage { overall } }", json!({})).await;
+    let (_, page) = app
+        .graphql(None, "{ statusPage { overall } }", json!({}))
+        .await;
     assert!(page["errors"].is_null(), "{page}");
 }
 
@@ -225,7 +227,11 @@ async fn the_webhook_refuses_an_over_long_label_with_400_and_writes_nothing() {
         .expect("POST webhook");
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.expect("json body");
-    assert_refused(&body, "alerts[0].labels.instance", "at most 1000 characters");
+    assert_refused(
+        &body,
+        "alerts[0].labels.instance",
+        "at most 1000 characters",
+    );
     assert_eq!(log_head(&app).await, head);
 }
 
@@ -286,7 +292,12 @@ async fn a_detection_in_the_future_beyond_the_clock_skew_is_refused() {
     let app = spawn_app().await;
     let service = register_service(&app, "checkout").await;
     let head = log_head(&app).await;
-    let (_, body) = declare(&app, &service, json!({"detectedAt": "2100-01-01T00:00:00Z"})).await;
+    let (_, body) = declare(
+        &app,
+        &service,
+        json!({"detectedAt": "2100-01-01T00:00:00Z"}),
+    )
+    .await;
     assert_refused(&body, "detectedAt", "5 minutes");
     assert_eq!(log_head(&app).await, head);
     // A started-after-detected declaration is refused too.
@@ -331,7 +342,11 @@ async fn an_overflowing_ulid_is_validation_and_never_touches_the_real_incident()
         )
         .await;
     assert_eq!(error_code(&body), Some("VALIDATION"), "{body}");
-    assert_eq!(log_head(&app).await, head, "the overflowing id wrote events");
+    assert_eq!(
+        log_head(&app).await,
+        head,
+        "the overflowing id wrote events"
+    );
     let (_, body) = app
         .graphql(
             Some(VIEWER_TOKEN),

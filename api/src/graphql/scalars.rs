@@ -225,7 +225,10 @@ mod tests {
     fn fractional_seconds_up_to_nine_digits_are_truncated_to_milliseconds() {
         let utc = parse_rfc3339("2024-05-01T12:00:00Z").unwrap();
         assert_eq!(parse_rfc3339("2024-05-01T12:00:00.5Z"), Some(utc + 500));
-        assert_eq!(parse_rfc3339("2024-05-01T12:00:00.123456789Z"), Some(utc + 123));
+        assert_eq!(
+            parse_rfc3339("2024-05-01T12:00:00.123456789Z"),
+            Some(utc + 123)
+        );
         assert_eq!(parse_rfc3339("2024-05-01T12:00:00.1234567890Z"), None);
         assert_eq!(parse_rfc3339("2024-05-01T12:00:00.Z"), None);
     }

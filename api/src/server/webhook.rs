@@ -166,12 +166,21 @@ fn check_bounds(index: usize, alert: &AlertmanagerAlert) -> Result<(), WebhookEr
         return Err(out(format!("alerts[{index}].labels"), reason));
     }
     for (name, value) in &alert.labels {
-        let field = || format!("alerts[{index}].labels.{}", name.chars().take(100).collect::<String>());
+        let field = || {
+            format!(
+                "alerts[{index}].labels.{}",
+                name.chars().take(100).collect::<String>()
+            )
+        };
         LabelName::parse(name.as_str()).map_err(|e| out(field(), format!("name: {e}")))?;
         LabelValue::parse(value.as_str()).map_err(|e| out(field(), e.to_string()))?;
     }
-    AlertSummary::parse(alert.summary())
-        .map_err(|e| out(format!("alerts[{index}].annotations.summary"), e.to_string()))?;
+    AlertSummary::parse(alert.summary()).map_err(|e| {
+        out(
+            format!("alerts[{index}].annotations.summary"),
+            e.to_string(),
+        )
+    })?;
     Ok(())
 }
 

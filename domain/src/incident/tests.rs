@@ -923,5 +923,8 @@ fn a_detection_within_the_clock_skew_is_recorded_as_now() {
     let IncidentEvent::Declared(e) = &events[0] else {
         panic!("not declared: {events:?}")
     };
-    assert_eq!((e.started_at, e.detected_at), (Timestamp(T0), Timestamp(T0)));
+    assert_eq!(
+        (e.started_at, e.detected_at),
+        (Timestamp(T0), Timestamp(T0))
+    );
 }

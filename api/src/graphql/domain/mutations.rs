@@ -25,13 +25,13 @@ use opsledger_domain::change::{ChangeCommand, ValidationResult};
 use opsledger_domain::freeze::FreezeScope;
 use opsledger_domain::incident::IncidentCommand;
 use opsledger_domain::review::ReviewCommand;
+use opsledger_domain::text::{
+    AlertSource, AlertSummary, BoundedText, Comment, DedupKey, Description, IdempotencyKey,
+    LabelName, LabelValue, Name, Note, Person, Plan, Reason, StatusMessage, StepName, Summary,
+    Title, MAX_LABELS,
+};
 use opsledger_domain::{
     ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, Role, ServiceId,
-};
-use opsledger_domain::text::{
-    AlertSource, AlertSummary, Comment, DedupKey, Description, IdempotencyKey, LabelName,
-    LabelValue, Name, Note, Person, Plan, Reason, StatusMessage, StepName, Summary, Title,
-    BoundedText, MAX_LABELS,
 };
 use opsledger_storage::Ulid;
 use std::sync::Arc;

@@ -92,8 +92,10 @@ impl TryFrom<ServiceInput> for ServiceProfile {
             .enumerate()
             .map(|(i, l)| {
                 Ok(EscalationLevel {
-                    target: text
-                        .string::<Person>(&format!("input.escalationPolicy[{i}].target"), l.target)?,
+                    target: text.string::<Person>(
+                        &format!("input.escalationPolicy[{i}].target"),
+                        l.target,
+                    )?,
                     ack_timeout_secs: l.ack_timeout_secs,
                 })
             })
