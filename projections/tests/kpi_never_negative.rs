@@ -12,6 +12,7 @@ use opsledger_domain::incident::{
     ServiceImpact, Severity, Stage,
 };
 use opsledger_domain::service::{EscalationPolicy, Tier};
+use opsledger_domain::text::{self, BoundedText, Reason};
 use opsledger_domain::{Aggregate, Context, DomainEvent, IncidentId, Role, ServiceId, Timestamp};
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::stats::Summary;
@@ -101,10 +102,10 @@ fn command(op: &Op, id: IncidentId, now: i64) -> IncidentCommand {
         },
         Op::Severity(to) => IncidentCommand::ChangeSeverity { to: *to },
         Op::Resolve => IncidentCommand::Resolve {
-            summary: "fixed".into(),
+            summary: text::Summary::parse("fixed").expect("bounded"),
         },
         Op::Reopen => IncidentCommand::Reopen {
-            reason: "back".into(),
+            reason: Reason::parse("back").expect("bounded"),
         },
         Op::Close => IncidentCommand::Close,
     }

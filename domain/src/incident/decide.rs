@@ -8,6 +8,7 @@ use super::IncidentError;
 use crate::alert::AlertGroupKey;
 use crate::context::{Actor, Context};
 use crate::ids::{ChangeId, IncidentId, ServiceId};
+use crate::text::BoundedText;
 
 /// The longest accepted title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -34,18 +35,18 @@ impl IncidentState {
             IncidentCommand::UpdateImpact { service, level } => {
                 self.update_impact(service, level, ctx)
             }
-            IncidentCommand::AddNote { text } => add_note(text, ctx),
+            IncidentCommand::AddNote { text } => add_note(text.into_string(), ctx),
             IncidentCommand::PostStatusUpdate {
                 visibility,
                 message,
-            } => self.post_status_update(visibility, message, ctx),
+            } => self.post_status_update(visibility, message.into_string(), ctx),
             IncidentCommand::LinkCauseChange { change } => self.link_cause_change(change, ctx),
             IncidentCommand::LinkAlertGroup { group } => self.link_alert_group(group, ctx),
             IncidentCommand::MergeInto { target } => self.merge_into(target, ctx),
             IncidentCommand::AbsorbDuplicate { duplicate } => self.absorb_duplicate(duplicate, ctx),
-            IncidentCommand::Resolve { summary } => self.resolve(summary, ctx),
+            IncidentCommand::Resolve { summary } => self.resolve(summary.into_string(), ctx),
             IncidentCommand::Close => self.close(ctx),
-            IncidentCommand::Reopen { reason } => self.reopen(reason, ctx),
+            IncidentCommand::Reopen { reason } => self.reopen(reason.into_string(), ctx),
         }
     }
 

@@ -505,7 +505,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::AddNote {
-            text: one_text::<Note>("text", text)?,
+            text: CommandText::new().parse::<Note>("text", text)?,
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -522,7 +522,7 @@ impl DomainMutation {
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::PostStatusUpdate {
             visibility: visibility.into(),
-            message: one_text::<StatusMessage>("message", message)?,
+            message: CommandText::new().parse::<StatusMessage>("message", message)?,
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -592,7 +592,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::Resolve {
-            summary: one_text::<Summary>("summary", summary)?,
+            summary: CommandText::new().parse::<Summary>("summary", summary)?,
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -625,7 +625,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::Reopen {
-            reason: one_text::<Reason>("reason", reason)?,
+            reason: CommandText::new().parse::<Reason>("reason", reason)?,
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
