@@ -157,6 +157,15 @@ impl ApiError {
             ApiError::RuleViolation(opsledger_domain::DomainError::Invalid { .. }) => {
                 ErrorCode::Validation
             }
+            // A client instant beyond the clock skew is bad input, not a lifecycle rule.
+            ApiError::RuleViolation(
+                opsledger_domain::DomainError::Incident(
+                    opsledger_domain::incident::IncidentError::DetectedInFuture,
+                )
+                | opsledger_domain::DomainError::Alert(
+                    opsledger_domain::alert::AlertError::StartedInFuture,
+                ),
+            ) => ErrorCode::Validation,
             ApiError::RuleViolation(_) => ErrorCode::RuleViolation,
             ApiError::Limit { .. } => ErrorCode::Limit,
             ApiError::BadRequest { .. } => ErrorCode::BadRequest,

@@ -264,6 +264,10 @@ pub enum AlertError {
     /// The group's open incident is another one.
     #[error("group's open incident is another one")]
     IncidentMismatch,
+    /// The alert says it started more than [`crate::time::MAX_CLOCK_SKEW_MS`]
+    /// after the server's clock.
+    #[error("the alert's startedAt lies more than 5 minutes after the server's clock")]
+    StartedInFuture,
 }
 
 /// The folded state of one alert group.
@@ -352,6 +356,13 @@ impl AlertGroupState {
         cmd.alert.group.validate()?;
         if cmd.alert.summary.trim().is_empty() {
             return Err(AlertError::EmptySummary);
+        }
+        if cmd
+            .alert
+            .started_at
+            .is_some_and(|started| started.is_beyond_skew(ctx.now))
+        {
+            return Err(AlertError::StartedInFuture);
         }
         if self.key.as_ref().is_some_and(|key| key != &cmd.alert.group) {
             return Err(AlertError::GroupKeyMismatch);

@@ -73,6 +73,10 @@ pub enum IncidentError {
     /// The impact cannot start after it was detected.
     #[error("started after detected")]
     StartedAfterDetected,
+    /// `detectedAt` lies more than [`crate::time::MAX_CLOCK_SKEW_MS`] after
+    /// the server's clock (a detection cannot be in the future).
+    #[error("detectedAt lies more than 5 minutes after the server's clock")]
+    DetectedInFuture,
     /// A retired service cannot be named in a new incident.
     #[error("service {service} is retired")]
     ServiceRetired {

@@ -20,7 +20,8 @@
 //!   index).
 //!
 //! ## Layout
-//! - [`time`], [`ids`], [`context`]: the shared vocabulary.
+//! - [`time`], [`ids`], [`context`], [`text`]: the shared vocabulary
+//!   ([`text`] holds the bounded string types every client input is parsed into).
 //! - one module per aggregate: [`service`], [`alert`], [`incident`],
 //!   [`change`], [`freeze`], [`review`].
 #![forbid(unsafe_code)]
@@ -36,6 +37,7 @@ pub mod review;
 pub mod service;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod text;
 pub mod time;
 
 pub use context::{Actor, Context, Role};

@@ -17,7 +17,27 @@ pub const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
 /// Milliseconds in one day.
 pub const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
 
+/// How far in the future (relative to `Context::now`) a client-supplied
+/// "it already happened" instant may lie: 5 minutes of clock skew. Such an
+/// instant within the skew is recorded as `now`; beyond it the command is refused.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * MS_PER_MINUTE;
+
+/// The earliest instant a client may send: 1970-01-01T00:00:00.000Z.
+pub const MIN_ACCEPTED: Timestamp = Timestamp(0);
+/// The latest instant a client may send: 9999-12-31T23:59:59.999Z.
+pub const MAX_ACCEPTED: Timestamp = Timestamp(253_402_300_799_999);
+
 impl Timestamp {
+    /// Whether the instant lies in [`MIN_ACCEPTED`]..=[`MAX_ACCEPTED`].
+    pub fn is_accepted(self) -> bool {
+        (MIN_ACCEPTED..=MAX_ACCEPTED).contains(&self)
+    }
+
+    /// Whether the instant lies more than [`MAX_CLOCK_SKEW_MS`] after `now`.
+    pub fn is_beyond_skew(self, now: Timestamp) -> bool {
+        self.millis_since(now) > MAX_CLOCK_SKEW_MS
+    }
+
     /// The instant `ms` milliseconds after the epoch.
     pub const fn from_millis(ms: i64) -> Self {
         Timestamp(ms)

@@ -10,6 +10,7 @@ use opsledger_domain::incident::{ImpactLevel, IncidentCommand, IncidentStatus, S
 use opsledger_domain::service::{
     EscalationLevel, EscalationPolicy, ServiceProfile, SloTarget, Tier,
 };
+use opsledger_domain::text::{BoundedText, Summary};
 use opsledger_domain::{IncidentId, Role, ServiceId, Timestamp};
 use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::{Direction, EventStore, SledEventStore, StoreConfig};
@@ -204,7 +205,7 @@ async fn resolving_an_alert_incident_releases_the_group_so_the_next_alert_opens_
         &h,
         incident,
         IncidentCommand::Resolve {
-            summary: "cleaned".into(),
+            summary: Summary::parse("cleaned").expect("bounded"),
         },
     )
     .await;

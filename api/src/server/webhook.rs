@@ -38,6 +38,14 @@ pub enum WebhookError {
         /// The alert's index in `alerts`.
         index: usize,
     },
+    /// A field opsledger stores breaks its bound (see README "Input bounds").
+    #[error("`{field}`: {reason}")]
+    OutOfBounds {
+        /// The field, e.g. `alerts[0].labels.instance`.
+        field: String,
+        /// The rule, e.g. `at most 1000 characters`.
+        reason: String,
+    },
     /// An alert's status is neither `firing` nor `resolved`.
     #[error("alert {index} has status `{status}` (expected firing or resolved)")]
     UnknownStatus {
@@ -140,15 +148,44 @@ impl AlertmanagerAlert {
     }
 }
 
-/// Parses a webhook time defensively (bounded length, four-digit year, not before 1970).
+/// Parses a webhook time (RFC 3339 within 1970..=9999, else none: Alertmanager
+/// sends `0001-01-01T00:00:00Z` for "unset").
 fn parse_time(text: &str) -> Option<Timestamp> {
-    let year = text.get(..4)?;
-    if text.len() > 40 || !year.bytes().all(|b| b.is_ascii_digit()) || text.get(4..5) != Some("-") {
-        return None;
+    parse_rfc3339(text).map(Timestamp::from_millis)
+}
+
+/// Checks the fields of one alert that opsledger stores against the same
+/// bounded types as `ingestAlert`: the fingerprint (dedup key), the labels
+/// (count, names, values) and the summary. Over-long values are refused, never
+/// truncated (a truncated fingerprint could merge two alert groups).
+fn check_bounds(index: usize, alert: &AlertmanagerAlert) -> Result<(), WebhookError> {
+    use opsledger_domain::text::{
+        AlertSummary, BoundedText, DedupKey, LabelName, LabelValue, MAX_LABELS,
+    };
+    let out = |field: String, reason: String| WebhookError::OutOfBounds { field, reason };
+    DedupKey::parse(alert.fingerprint.as_str())
+        .map_err(|e| out(format!("alerts[{index}].fingerprint"), e.to_string()))?;
+    if alert.labels.len() > MAX_LABELS {
+        let reason = format!("at most {MAX_LABELS} labels");
+        return Err(out(format!("alerts[{index}].labels"), reason));
     }
-    parse_rfc3339(text)
-        .filter(|ms| *ms >= 0)
-        .map(Timestamp::from_millis)
+    for (name, value) in &alert.labels {
+        let field = || {
+            format!(
+                "alerts[{index}].labels.{}",
+                name.chars().take(100).collect::<String>()
+            )
+        };
+        LabelName::parse(name.as_str()).map_err(|e| out(field(), format!("name: {e}")))?;
+        LabelValue::parse(value.as_str()).map_err(|e| out(field(), e.to_string()))?;
+    }
+    AlertSummary::parse(alert.summary()).map_err(|e| {
+        out(
+            format!("alerts[{index}].annotations.summary"),
+            e.to_string(),
+        )
+    })?;
+    Ok(())
 }
 
 /// Parses and checks a webhook body; never panics on any input.
@@ -168,6 +205,7 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<AlertmanagerPayload, WebhookErr
                 status: alert.status.clone(),
             });
         }
+        check_bounds(index, alert)?;
     }
     Ok(payload)
 }
@@ -503,6 +541,38 @@ mod tests {
                 status: "pending".into()
             })
         );
+    }
+
+    #[test]
+    fn an_over_long_label_value_refuses_the_body_naming_the_label() {
+        let mut payload: serde_json::Value = serde_json::from_str(REALISTIC).unwrap();
+        payload["alerts"][0]["labels"]["instance"] = "x".repeat(1_001).into();
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert_eq!(
+            parse_alertmanager(&body),
+            Err(WebhookError::OutOfBounds {
+                field: "alerts[0].labels.instance".into(),
+                reason: "at most 1000 characters".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_over_long_summary_or_fingerprint_refuses_the_body() {
+        let mut payload: serde_json::Value = serde_json::from_str(REALISTIC).unwrap();
+        payload["alerts"][1]["annotations"]["summary"] = "s".repeat(1_001).into();
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert!(matches!(
+            parse_alertmanager(&body),
+            Err(WebhookError::OutOfBounds { field, .. }) if field == "alerts[1].annotations.summary"
+        ));
+        let mut payload: serde_json::Value = serde_json::from_str(REALISTIC).unwrap();
+        payload["alerts"][0]["fingerprint"] = "f".repeat(201).into();
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert!(matches!(
+            parse_alertmanager(&body),
+            Err(WebhookError::OutOfBounds { field, .. }) if field == "alerts[0].fingerprint"
+        ));
     }
 
     #[test]

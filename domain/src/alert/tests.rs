@@ -253,6 +253,19 @@ fn alert_needs_a_summary() {
 }
 
 #[test]
+fn an_alert_started_more_than_the_clock_skew_in_the_future_is_rejected() {
+    let skew = crate::time::MAX_CLOCK_SKEW_MS;
+    let mut cmd = ingest_cmd(true, 9);
+    cmd.alert.started_at = Some(Timestamp(T0 + skew + 1));
+    assert_eq!(
+        when(&[], AlertGroupCommand::Ingest(cmd.clone())),
+        rejected(AlertError::StartedInFuture)
+    );
+    cmd.alert.started_at = Some(Timestamp(T0 + skew));
+    assert!(when(&[], AlertGroupCommand::Ingest(cmd)).is_ok());
+}
+
+#[test]
 fn retired_service_alert_cannot_open_an_incident() {
     let mut cmd = ingest_cmd(true, 9);
     cmd.service_facts.retired = true;

@@ -1,9 +1,12 @@
 //! Commands of the incident aggregate (imperative; facts from other streams inside).
+//! Free-text fields are bounded types of [`crate::text`], so a command cannot
+//! carry an over-long note, status update, summary or reason.
 
 use super::model::{ImpactLevel, ImpactedService, Severity, Stage, Visibility};
 use crate::alert::AlertGroupKey;
 use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId, ServiceId};
+use crate::text::{Note, Reason, StatusMessage, Summary};
 use crate::time::Timestamp;
 
 /// Declares an incident, manually or from an alert group.
@@ -76,14 +79,14 @@ pub enum IncidentCommand {
     /// Adds a timeline note.
     AddNote {
         /// The note.
-        text: String,
+        text: Note,
     },
     /// Posts a status update (public ones go to the status page).
     PostStatusUpdate {
         /// Who may read it.
         visibility: Visibility,
-        /// The update.
-        message: String,
+        /// The update (bounded: it may be shown on the anonymous status page).
+        message: StatusMessage,
     },
     /// Names the change that caused the incident.
     LinkCauseChange {
@@ -108,13 +111,13 @@ pub enum IncidentCommand {
     /// Resolves the incident.
     Resolve {
         /// The resolution summary (required).
-        summary: String,
+        summary: Summary,
     },
     /// Closes a resolved incident (final).
     Close,
     /// Reopens a resolved incident (back to investigating).
     Reopen {
         /// Why.
-        reason: String,
+        reason: Reason,
     },
 }

@@ -8,6 +8,7 @@ use super::IncidentError;
 use crate::alert::AlertGroupKey;
 use crate::context::{Actor, Context};
 use crate::ids::{ChangeId, IncidentId, ServiceId};
+use crate::text::BoundedText;
 
 /// The longest accepted title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -34,18 +35,18 @@ impl IncidentState {
             IncidentCommand::UpdateImpact { service, level } => {
                 self.update_impact(service, level, ctx)
             }
-            IncidentCommand::AddNote { text } => add_note(text, ctx),
+            IncidentCommand::AddNote { text } => add_note(text.into_string(), ctx),
             IncidentCommand::PostStatusUpdate {
                 visibility,
                 message,
-            } => self.post_status_update(visibility, message, ctx),
+            } => self.post_status_update(visibility, message.into_string(), ctx),
             IncidentCommand::LinkCauseChange { change } => self.link_cause_change(change, ctx),
             IncidentCommand::LinkAlertGroup { group } => self.link_alert_group(group, ctx),
             IncidentCommand::MergeInto { target } => self.merge_into(target, ctx),
             IncidentCommand::AbsorbDuplicate { duplicate } => self.absorb_duplicate(duplicate, ctx),
-            IncidentCommand::Resolve { summary } => self.resolve(summary, ctx),
+            IncidentCommand::Resolve { summary } => self.resolve(summary.into_string(), ctx),
             IncidentCommand::Close => self.close(ctx),
-            IncidentCommand::Reopen { reason } => self.reopen(reason, ctx),
+            IncidentCommand::Reopen { reason } => self.reopen(reason.into_string(), ctx),
         }
     }
 
@@ -88,6 +89,13 @@ impl IncidentState {
             return Err(IncidentError::AlreadyDeclared);
         }
         validate_declaration(&cmd)?;
+        if cmd.detected_at.is_beyond_skew(ctx.now) {
+            return Err(IncidentError::DetectedInFuture);
+        }
+        // Within the tolerated clock skew a future instant is recorded as now,
+        // so no duration measured from it (MTTA, MTTR) can come out negative.
+        let detected_at = cmd.detected_at.min(ctx.now);
+        let started_at = cmd.started_at.min(detected_at);
         let derived =
             Severity::derive_worst(cmd.impacts.iter().map(|i| (i.facts.tier, i.impact.level)));
         let escalation_policy = cmd
@@ -102,8 +110,8 @@ impl IncidentState {
             severity: cmd.severity.unwrap_or(derived),
             severity_derived: cmd.severity.is_none(),
             impacts: cmd.impacts.iter().map(|i| i.impact).collect(),
-            started_at: cmd.started_at,
-            detected_at: cmd.detected_at,
+            started_at,
+            detected_at,
             alert_group: cmd.alert_group,
             escalation_policy,
             by: ctx.actor.clone(),

@@ -6,6 +6,7 @@ use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId};
 use crate::service::{EscalationLevel, EscalationPolicy, Tier};
 use crate::testing;
+use crate::text::{BoundedText, Note, Reason, StatusMessage, Summary};
 use crate::time::Timestamp;
 use proptest::prelude::*;
 use ulid::Ulid;
@@ -116,7 +117,7 @@ fn rejected(e: IncidentError) -> Result<Vec<IncidentEvent>, DomainError> {
 
 fn resolve() -> IncidentCommand {
     IncidentCommand::Resolve {
-        summary: "rolled back".into(),
+        summary: Summary::parse("rolled back").expect("bounded"),
     }
 }
 
@@ -412,7 +413,7 @@ fn kpi_timestamps_are_recorded_in_state() {
 #[test]
 fn resolve_needs_a_summary() {
     let cmd = IncidentCommand::Resolve {
-        summary: "  ".into(),
+        summary: Summary::parse("  ").expect("bounded"),
     };
     assert_eq!(
         when(&declared(), cmd),
@@ -440,10 +441,10 @@ fn commands_on_a_closed_incident_are_rejected() {
     let closed = history(vec![declare(), resolve(), IncidentCommand::Close]);
     for command in [
         IncidentCommand::AddNote {
-            text: "late".into(),
+            text: Note::parse("late").expect("bounded"),
         },
         IncidentCommand::Reopen {
-            reason: "again".into(),
+            reason: Reason::parse("again").expect("bounded"),
         },
         IncidentCommand::Close,
         IncidentCommand::CheckEscalation,
@@ -455,7 +456,7 @@ fn commands_on_a_closed_incident_are_rejected() {
 #[test]
 fn reopen_goes_back_to_investigating() {
     let reopen = IncidentCommand::Reopen {
-        reason: "errors again".into(),
+        reason: Reason::parse("errors again").expect("bounded"),
     };
     assert_eq!(
         when(&resolved(), reopen.clone()),
@@ -479,7 +480,9 @@ fn reopen_goes_back_to_investigating() {
 
 #[test]
 fn reopen_needs_a_resolved_incident() {
-    let cmd = IncidentCommand::Reopen { reason: "x".into() };
+    let cmd = IncidentCommand::Reopen {
+        reason: Reason::parse("x").expect("bounded"),
+    };
     assert_eq!(when(&declared(), cmd), rejected(IncidentError::NotResolved));
 }
 
@@ -679,7 +682,7 @@ fn notes_need_text() {
         when(
             &declared(),
             IncidentCommand::AddNote {
-                text: "restarted pods".into()
+                text: Note::parse("restarted pods").expect("bounded")
             }
         ),
         Ok(vec![IncidentEvent::NoteAdded(IncidentNoteAdded {
@@ -689,7 +692,7 @@ fn notes_need_text() {
         })])
     );
     let empty = IncidentCommand::AddNote {
-        text: String::new(),
+        text: Note::parse(String::new()).expect("bounded"),
     };
     assert_eq!(when(&declared(), empty), rejected(IncidentError::EmptyNote));
 }
@@ -698,7 +701,7 @@ fn notes_need_text() {
 fn status_updates_carry_visibility_and_current_status() {
     let cmd = IncidentCommand::PostStatusUpdate {
         visibility: Visibility::Public,
-        message: "We are investigating".into(),
+        message: StatusMessage::parse("We are investigating").expect("bounded"),
     };
     assert_eq!(
         when(&resolved(), cmd),
@@ -714,7 +717,7 @@ fn status_updates_carry_visibility_and_current_status() {
     );
     let empty = IncidentCommand::PostStatusUpdate {
         visibility: Visibility::Internal,
-        message: " ".into(),
+        message: StatusMessage::parse(" ").expect("bounded"),
     };
     assert_eq!(
         when(&declared(), empty),
@@ -891,7 +894,9 @@ fn arb_command() -> impl Strategy<Value = IncidentCommand> {
             service: sid(n),
             level: ImpactLevel::PartialOutage
         }),
-        Just(IncidentCommand::AddNote { text: "n".into() }),
+        Just(IncidentCommand::AddNote {
+            text: Note::parse("n").expect("bounded")
+        }),
         (1u128..3).prop_map(|n| IncidentCommand::LinkCauseChange {
             change: ChangeId::new(Ulid(n))
         }),
@@ -899,7 +904,9 @@ fn arb_command() -> impl Strategy<Value = IncidentCommand> {
         Just(IncidentCommand::MergeInto { target: iid(2) }),
         Just(resolve()),
         Just(IncidentCommand::Close),
-        Just(IncidentCommand::Reopen { reason: "r".into() }),
+        Just(IncidentCommand::Reopen {
+            reason: Reason::parse("r").expect("bounded")
+        }),
     ]
 }
 
@@ -920,4 +927,30 @@ proptest! {
             .collect();
         prop_assert_eq!(testing::check_replay::<IncidentState>(steps, |s| s.version), Ok(()));
     }
+}
+
+#[test]
+fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
+    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Timestamp(T0);
+    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1);
+    assert_eq!(
+        when(&[], IncidentCommand::Declare(cmd)),
+        rejected(IncidentError::DetectedInFuture)
+    );
+}
+
+#[test]
+fn a_detection_within_the_clock_skew_is_recorded_as_now() {
+    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Timestamp(T0 + 1_000);
+    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS);
+    let events = when(&[], IncidentCommand::Declare(cmd)).unwrap();
+    let IncidentEvent::Declared(e) = &events[0] else {
+        panic!("not declared: {events:?}")
+    };
+    assert_eq!(
+        (e.started_at, e.detected_at),
+        (Timestamp(T0), Timestamp(T0))
+    );
 }

@@ -2,6 +2,7 @@
 //! read models, the read queries and subscriptions, and the mutations.
 
 pub mod audit;
+pub mod bounded_input;
 pub mod connection;
 pub mod kpi;
 pub mod mutations;

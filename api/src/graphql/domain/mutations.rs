@@ -3,6 +3,7 @@
 //! and returns after the read models include its events, with the changed
 //! entity and the log position.
 
+use super::bounded_input::{parse_text, CommandText};
 use super::mutations_inputs::{
     parse_ids, parse_impacts, section_content, AlertInputGql, ContributingFactorInput,
     CreateFreezeInput, DeclareIncidentInput, IncidentStage, RequestChangeInput, ReviewSectionKind,
@@ -24,6 +25,11 @@ use opsledger_domain::change::{ChangeCommand, ValidationResult};
 use opsledger_domain::freeze::FreezeScope;
 use opsledger_domain::incident::IncidentCommand;
 use opsledger_domain::review::ReviewCommand;
+use opsledger_domain::text::{
+    AlertSource, AlertSummary, BoundedText, Comment, DedupKey, Description, IdempotencyKey,
+    LabelName, LabelValue, Name, Note, Person, Plan, Reason, StatusMessage, StepName, Summary,
+    Title, MAX_LABELS,
+};
 use opsledger_domain::{
     ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, Role, ServiceId,
 };
@@ -127,11 +133,20 @@ async fn execute(
     command: AppCommand,
 ) -> Result<CommandOutcome, ApiError> {
     let who = require_role(ctx, role)?;
+    let idempotency_key = idempotency_key
+        .map(|key| parse_text::<IdempotencyKey>("idempotencyKey", key))
+        .transpose()?
+        .map(BoundedText::into_string);
     let meta = CommandMeta {
         idempotency_key,
         expected_version,
     };
     Ok(app(ctx)?.execute(who, meta, command).await?)
+}
+
+/// Parses the one text argument of a command into `T`, as a `String`.
+fn one_text<T: BoundedText>(field: &str, value: String) -> Result<String, ApiError> {
+    CommandText::new().string::<T>(field, value)
 }
 
 /// The id inside a stream id such as `incident-<ulid>`.
@@ -313,7 +328,10 @@ impl DomainMutation {
             Role::Admin,
             idempotency_key,
             expected_version,
-            AppCommand::RetireService { id, reason },
+            AppCommand::RetireService {
+                id,
+                reason: one_text::<Reason>("reason", reason)?,
+            },
         )
         .await?;
         Ok(service_payload(ctx, out)?)
@@ -327,10 +345,11 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
+        let mut text = CommandText::new();
         let declare = DeclareInput {
             impacts: parse_impacts("input.impacts", &input.impacts)?,
-            title: input.title,
-            description: input.description,
+            title: text.string::<Title>("input.title", input.title)?,
+            description: text.string::<Description>("input.description", input.description)?,
             severity: input.severity.map(Into::into),
             started_at: input.started_at.map(|t| t.0),
             detected_at: input.detected_at.map(|t| t.0),
@@ -391,7 +410,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::AssignCommander {
-            commander: Actor(commander),
+            commander: Actor(one_text::<Person>("commander", commander)?),
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -406,7 +425,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::AddResponder {
-            responder: Actor(responder),
+            responder: Actor(one_text::<Person>("responder", responder)?),
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -421,7 +440,7 @@ impl DomainMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::RemoveResponder {
-            responder: Actor(responder),
+            responder: Actor(one_text::<Person>("responder", responder)?),
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -485,7 +504,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
-        let command = IncidentCommand::AddNote { text };
+        let command = IncidentCommand::AddNote {
+            text: CommandText::new().parse::<Note>("text", text)?,
+        };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
@@ -501,7 +522,7 @@ impl DomainMutation {
     ) -> async_graphql::Result<IncidentPayload> {
         let command = IncidentCommand::PostStatusUpdate {
             visibility: visibility.into(),
-            message,
+            message: CommandText::new().parse::<StatusMessage>("message", message)?,
         };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
@@ -533,7 +554,7 @@ impl DomainMutation {
     ) -> async_graphql::Result<IncidentPayload> {
         let group = opsledger_domain::alert::AlertGroupKey {
             service: parse_id("service", &service)?,
-            dedup_key,
+            dedup_key: one_text::<DedupKey>("dedupKey", dedup_key)?,
         };
         let command = IncidentCommand::LinkAlertGroup { group };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
@@ -570,7 +591,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
-        let command = IncidentCommand::Resolve { summary };
+        let command = IncidentCommand::Resolve {
+            summary: CommandText::new().parse::<Summary>("summary", summary)?,
+        };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
@@ -601,7 +624,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
-        let command = IncidentCommand::Reopen { reason };
+        let command = IncidentCommand::Reopen {
+            reason: CommandText::new().parse::<Reason>("reason", reason)?,
+        };
         incident_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
@@ -613,10 +638,14 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<AlertPayload> {
+        let mut text = CommandText::new();
         let service: ServiceId = match (&input.service, &input.service_name) {
             (Some(id), _) => parse_id("input.service", id)?,
             (None, Some(name)) => projections(ctx)?
-                .read(|m| m.services.by_name(name).map(|s| s.id))
+                .read(|m| {
+                    let name = parse_text::<Name>("input.serviceName", name.as_str()).ok()?;
+                    m.services.by_name(name.as_str()).map(|s| s.id)
+                })
                 .ok_or_else(|| ApiError::NotFound {
                     what: "service",
                     id: name.clone(),
@@ -628,17 +657,29 @@ impl DomainMutation {
                 ))?
             }
         };
+        crate::graphql::domain::bounded_input::check_count(
+            "input.labels",
+            input.labels.len(),
+            MAX_LABELS,
+        )?;
+        let labels = input
+            .labels
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                Ok((
+                    text.string::<LabelName>(&format!("input.labels[{i}].name"), l.name)?,
+                    text.string::<LabelValue>(&format!("input.labels[{i}].value"), l.value)?,
+                ))
+            })
+            .collect::<Result<_, ApiError>>()?;
         let alert = AlertInput {
             service,
-            dedup_key: input.dedup_key,
-            source: input.source,
-            summary: input.summary,
+            dedup_key: text.string::<DedupKey>("input.dedupKey", input.dedup_key)?,
+            source: text.string::<AlertSource>("input.source", input.source)?,
+            summary: text.string::<AlertSummary>("input.summary", input.summary)?,
             severity_hint: input.severity_hint.map(Into::into),
-            labels: input
-                .labels
-                .into_iter()
-                .map(|l| (l.name, l.value))
-                .collect(),
+            labels,
             firing: input.firing,
             impact: input
                 .impact
@@ -670,16 +711,22 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
+        let mut text = CommandText::new();
         let request = ChangeRequestInput {
             services: parse_ids("input.services", &input.services)?,
             change_type: input.change_type.into(),
             category: input.category.into(),
-            title: input.title,
-            description: input.description,
+            title: text.string::<Title>("input.title", input.title)?,
+            description: text.string::<Description>("input.description", input.description)?,
             window: input.window.into(),
-            implementation_plan: input.implementation_plan,
-            rollback_plan: input.rollback_plan,
-            validation_steps: input.validation_steps,
+            implementation_plan: text
+                .string::<Plan>("input.implementationPlan", input.implementation_plan)?,
+            rollback_plan: text.string::<Plan>("input.rollbackPlan", input.rollback_plan)?,
+            validation_steps: text.list::<StepName>(
+                "input.validationSteps",
+                input.validation_steps,
+                super::mutations_inputs::MAX_STEPS,
+            )?,
         };
         let out = execute(
             ctx,
@@ -723,7 +770,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::Approve { comment };
+        let command = ChangeCommand::Approve {
+            comment: one_text::<Comment>("comment", comment)?,
+        };
         change_command(
             ctx,
             Role::Approver,
@@ -744,7 +793,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::Reject { reason };
+        let command = ChangeCommand::Reject {
+            reason: one_text::<Reason>("reason", reason)?,
+        };
         change_command(
             ctx,
             Role::Approver,
@@ -808,15 +859,24 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
+        crate::graphql::domain::bounded_input::check_count(
+            "results",
+            results.len(),
+            super::mutations_inputs::MAX_STEPS,
+        )?;
+        let mut text = CommandText::new();
         let command = ChangeCommand::RecordValidation {
             results: results
                 .into_iter()
-                .map(|r| ValidationResult {
-                    step: r.step,
-                    passed: r.passed,
-                    notes: r.notes,
+                .enumerate()
+                .map(|(i, r)| {
+                    Ok(ValidationResult {
+                        step: text.string::<StepName>(&format!("results[{i}].step"), r.step)?,
+                        passed: r.passed,
+                        notes: text.string::<Note>(&format!("results[{i}].notes"), r.notes)?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ApiError>>()?,
         };
         change_command(
             ctx,
@@ -838,7 +898,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::Complete { summary };
+        let command = ChangeCommand::Complete {
+            summary: one_text::<Summary>("summary", summary)?,
+        };
         change_command(
             ctx,
             Role::ChangeManager,
@@ -859,7 +921,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::Fail { reason };
+        let command = ChangeCommand::Fail {
+            reason: one_text::<Reason>("reason", reason)?,
+        };
         change_command(
             ctx,
             Role::ChangeManager,
@@ -880,7 +944,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::RollBack { reason };
+        let command = ChangeCommand::RollBack {
+            reason: one_text::<Reason>("reason", reason)?,
+        };
         change_command(
             ctx,
             Role::ChangeManager,
@@ -901,7 +967,9 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        let command = ChangeCommand::Cancel { reason };
+        let command = ChangeCommand::Cancel {
+            reason: one_text::<Reason>("reason", reason)?,
+        };
         change_command(
             ctx,
             Role::ChangeManager,
@@ -934,7 +1002,7 @@ impl DomainMutation {
                 id: None,
                 window: input.window.into(),
                 scope,
-                reason: input.reason,
+                reason: one_text::<Reason>("input.reason", input.reason)?,
             },
         )
         .await?;
@@ -956,7 +1024,10 @@ impl DomainMutation {
             Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::CancelFreeze { id, reason },
+            AppCommand::CancelFreeze {
+                id,
+                reason: one_text::<Reason>("reason", reason)?,
+            },
         )
         .await?;
         Ok(freeze_payload(ctx, out)?)
@@ -1012,10 +1083,11 @@ impl DomainMutation {
     ) -> async_graphql::Result<ReviewPayload> {
         let review: ReviewId = parse_id("id", &id)?;
         let item = ActionItemId::new(Ulid::new());
+        let mut text = CommandText::new();
         let command = ReviewCommand::AddActionItem {
             id: item,
-            title,
-            owner,
+            title: text.string::<Title>("title", title)?,
+            owner: text.string::<Person>("owner", owner)?,
             due: due.0,
         };
         let out = execute(

@@ -1,6 +1,7 @@
 //! GraphQL inputs of the mutations and their conversion into domain values
 //! (a failed conversion is a VALIDATION error naming the field).
 
+use super::bounded_input::{check_count, CommandText};
 use super::types::{parse_id, ChangeCategory, ChangeType, FactorCategory, ImpactLevel, Severity};
 use crate::error::ApiError;
 use crate::graphql::scalars::DateTime;
@@ -10,10 +11,19 @@ use opsledger_domain::review::{ContributingFactor, SectionContent};
 use opsledger_domain::service::{
     EscalationLevel, EscalationPolicy, ServiceProfile, SloTarget, Tier,
 };
+use opsledger_domain::text::{Description, Name, Note, Person, SectionText, Team, Url};
 use opsledger_domain::{ServiceId, TimeWindow};
+
+/// The most escalation levels of one policy.
+pub const MAX_ESCALATION_LEVELS: usize = 20;
+/// The most ids in one list (dependencies, impacted or changed services, freeze scope).
+pub const MAX_IDS: usize = 100;
+/// The most validation steps of a change, results in one call, or contributing factors.
+pub const MAX_STEPS: usize = 50;
 
 /// Parses a list of ids, naming `field[i]` on failure.
 pub fn parse_ids<T: std::str::FromStr>(field: &str, ids: &[ID]) -> Result<Vec<T>, ApiError> {
+    check_count(field, ids.len(), MAX_IDS)?;
     ids.iter()
         .enumerate()
         .map(|(i, id)| parse_id(&format!("{field}[{i}]"), id))
@@ -70,26 +80,37 @@ impl TryFrom<ServiceInput> for ServiceProfile {
         let slo_target = SloTarget::from_percent(input.slo_target_percent).ok_or_else(|| {
             ApiError::validation("input.sloTargetPercent", "must be a percentage in (0, 100]")
         })?;
+        let mut text = CommandText::new();
+        check_count(
+            "input.escalationPolicy",
+            input.escalation_policy.len(),
+            MAX_ESCALATION_LEVELS,
+        )?;
+        let levels = input
+            .escalation_policy
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                Ok(EscalationLevel {
+                    target: text.string::<Person>(
+                        &format!("input.escalationPolicy[{i}].target"),
+                        l.target,
+                    )?,
+                    ack_timeout_secs: l.ack_timeout_secs,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
         Ok(ServiceProfile {
-            name: input.name,
-            owner_team: input.owner_team,
+            name: text.string::<Name>("input.name", input.name)?,
+            owner_team: text.string::<Team>("input.ownerTeam", input.owner_team)?,
             tier,
-            description: input.description,
-            runbook_url: input.runbook_url,
+            description: text.string::<Description>("input.description", input.description)?,
+            runbook_url: text.optional::<Url>("input.runbookUrl", input.runbook_url)?,
             dependencies: parse_ids::<ServiceId>("input.dependencies", &input.dependencies)?,
             slo_target,
             rto_secs: input.rto_secs,
             rpo_secs: input.rpo_secs,
-            escalation_policy: EscalationPolicy {
-                levels: input
-                    .escalation_policy
-                    .into_iter()
-                    .map(|l| EscalationLevel {
-                        target: l.target,
-                        ack_timeout_secs: l.ack_timeout_secs,
-                    })
-                    .collect(),
-            },
+            escalation_policy: EscalationPolicy { levels },
         })
     }
 }
@@ -121,6 +142,7 @@ pub struct ImpactInput {
 
 /// Converts impact inputs, naming `field[i].service` on a bad id.
 pub fn parse_impacts(field: &str, impacts: &[ImpactInput]) -> Result<Vec<ServiceImpact>, ApiError> {
+    check_count(field, impacts.len(), MAX_IDS)?;
     impacts
         .iter()
         .enumerate()
@@ -280,20 +302,27 @@ pub fn section_content(
     text: Option<String>,
     factors: Option<Vec<ContributingFactorInput>>,
 ) -> Result<SectionContent, ApiError> {
+    let mut budget = CommandText::new();
     if section == ReviewSectionKind::ContributingFactors {
         let factors = factors
             .ok_or_else(|| ApiError::validation("factors", "required for CONTRIBUTING_FACTORS"))?;
+        check_count("factors", factors.len(), MAX_STEPS)?;
         return Ok(SectionContent::ContributingFactors(
             factors
                 .into_iter()
-                .map(|f| ContributingFactor {
-                    category: f.category.into(),
-                    description: f.description,
+                .enumerate()
+                .map(|(i, f)| {
+                    Ok(ContributingFactor {
+                        category: f.category.into(),
+                        description: budget
+                            .string::<Note>(&format!("factors[{i}].description"), f.description)?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ApiError>>()?,
         ));
     }
     let text = text.ok_or_else(|| ApiError::validation("text", "required for this section"))?;
+    let text = budget.string::<SectionText>("text", text)?;
     Ok(match section {
         ReviewSectionKind::Summary => SectionContent::Summary(text),
         ReviewSectionKind::CustomerImpact => SectionContent::CustomerImpact(text),
