@@ -31,8 +31,10 @@ use super::segments;
 /// A chunk is closed once its entries' strings reach this many bytes (it stays a small
 /// inline sled value, like a segment; see [`crate::segment::MAX_SEGMENT_BYTES`]).
 const MAX_CHUNK_BYTES: usize = 6 * 1024;
-/// Bytes an entry costs besides its two strings (version, count, digest, lengths).
-const ENTRY_OVERHEAD: usize = 48;
+/// Most bytes an entry costs besides its two strings: their varint lengths (up to 9
+/// bytes each), version (up to 9), count (up to 5) and digest (32). An upper bound, so a
+/// chunk's bytes never pass [`MAX_CHUNK_BYTES`] (see [`crate::limits`]).
+const ENTRY_OVERHEAD: usize = 64;
 
 /// The 64-bit hash the index keeps of a command id (stable within one process).
 pub(crate) fn command_hash(command_id: &str) -> u64 {

@@ -5,6 +5,7 @@
 //! `index`) and the appends staged before it in the group, assigns positions,
 //! extends the hash chain, writes the group's records as segments and its
 //! appends as index chunks with one atomic `apply_batch`, flushes sled once,
+//! fsyncs any blob file sled wrote (normally none: see [`crate::limits`]) and
 //! fdatasyncs sled's data file once (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
 //! issue 1452), then extends the in-memory index, and only then answers every
 //! caller and publishes the group.
@@ -20,6 +21,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::blobs::BlobSync;
 use super::digest;
 use super::index::{self, command_hash, IndexedAppend, StoreIndex};
 use super::stats::Phase;
@@ -29,6 +31,7 @@ use crate::codec::{self, CommandRecord, IndexEntry, HASH_LEN};
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
+use crate::limits;
 use crate::segment;
 
 /// Most appends committed in one group.
@@ -51,6 +54,8 @@ pub(crate) struct Writer {
     events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
     data_file: File,
     fsync_data_file: bool,
+    /// sled's blob files, fsync'ed with the data file if any appear.
+    blobs: BlobSync,
     next_position: u64,
     last_hash: [u8; HASH_LEN],
 }
@@ -77,6 +82,7 @@ impl Writer {
         events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
         data_file: File,
         fsync_data_file: bool,
+        blobs: BlobSync,
         tail: super::Tail,
     ) -> Self {
         let (next_position, last_hash) = tail;
@@ -85,6 +91,7 @@ impl Writer {
             events_tx,
             data_file,
             fsync_data_file,
+            blobs,
             next_position,
             last_hash,
         }
@@ -190,6 +197,7 @@ impl Writer {
         let first_version = actual.map_or(0, |v| v + 1);
         let mut prev_hash = self.last_hash;
         let mut staged = Vec::with_capacity(req.events.len());
+        let mut append_bytes = 0usize;
         for (offset, new) in (0u64..).zip(req.events) {
             let mut event = RecordedEvent {
                 position: first_position + offset,
@@ -211,9 +219,12 @@ impl Writer {
             event.hash = chain_hash(&event.prev_hash, &bytes);
             bytes.extend_from_slice(&event.prev_hash);
             bytes.extend_from_slice(&event.hash);
+            append_bytes += bytes.len();
+            self.check_size(bytes.len(), 0)?;
             prev_hash = event.hash;
             staged.push((event, bytes));
         }
+        self.check_size(0, append_bytes)?;
         let count = staged.len() as u64;
         let last_version = first_version + count - 1;
         // Nothing below can fail: the group and the writer's tail change together.
@@ -242,6 +253,26 @@ impl Writer {
         self.next_position += count;
         self.last_hash = prev_hash;
         Ok(outcome)
+    }
+
+    /// Refuse a record's or an append's bytes past the store's bounds ([`limits`]).
+    fn check_size(&self, record: usize, append: usize) -> Result<(), StoreError> {
+        if self.shared.record_cap_lifted() {
+            return Ok(());
+        }
+        if record > limits::MAX_RECORD_BYTES {
+            return Err(StoreError::RecordTooLarge {
+                size: record,
+                limit: limits::MAX_RECORD_BYTES,
+            });
+        }
+        if append > limits::MAX_APPEND_BYTES {
+            return Err(StoreError::AppendTooLarge {
+                size: append,
+                limit: limits::MAX_APPEND_BYTES,
+            });
+        }
+        Ok(())
     }
 
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
@@ -338,6 +369,10 @@ impl Writer {
             .map_err(|e| format!("sled flush failed: {e}"))?;
         let flushed = Instant::now();
         if self.fsync_data_file {
+            // Blobs first: the data file's log may point into them.
+            self.blobs
+                .sync_new()
+                .map_err(|e| format!("fsync of sled's blob files failed: {e}"))?;
             self.data_file
                 .sync_data()
                 .map_err(|e| format!("fdatasync of sled's data file failed: {e}"))?;
