@@ -26,6 +26,7 @@ pub mod backup;
 pub mod bench;
 pub mod chain;
 pub mod codec;
+pub mod command_id;
 pub mod error;
 pub mod event;
 pub mod export;

@@ -530,7 +530,7 @@ impl EventStore for SledEventStore {
             let record = shared
                 .index_read()?
                 .find_command(&shared.tree, &command_id)?;
-            Ok(record.map(|record| record.outcome()))
+            Ok(record.map(|known| known.record.outcome()))
         })
         .await
     }

@@ -28,6 +28,7 @@ use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
 use crate::codec::{self, CommandRecord, IndexEntry, HASH_LEN};
+use crate::command_id;
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
@@ -68,7 +69,8 @@ struct Group {
     records: Vec<Vec<u8>>,
     /// The appends staged so far, written as index chunks at commit.
     appends: Vec<IndexedAppend>,
-    /// Command ids staged so far (not in the index before the commit): index into `appends`.
+    /// Id parts of the command ids staged so far (not in the index before the commit):
+    /// index into `appends`.
     commands: HashMap<String, usize>,
     /// Heads of the streams appended to so far (ahead of the index until the commit).
     heads: HashMap<String, u64>,
@@ -177,8 +179,13 @@ impl Writer {
             let known = known_command(group, &index, &self.shared.tree, &req.command_id)?;
             (known, stream_head(group, &index, &req.stream_id))
         };
-        if let Some(known) = known {
-            return if known.request_digest == digest {
+        if let Some((known_id, known)) = known {
+            return if command_id::same_request(
+                &known_id,
+                &known.request_digest,
+                &req.command_id,
+                &digest,
+            ) {
                 Ok(known.outcome())
             } else {
                 Err(StoreError::IdempotencyConflict {
@@ -246,9 +253,10 @@ impl Writer {
             .expect("just pushed")
             .command_record()
             .outcome();
-        group
-            .commands
-            .insert(req.command_id, group.appends.len() - 1);
+        group.commands.insert(
+            command_id::id_part(&req.command_id).to_owned(),
+            group.appends.len() - 1,
+        );
         group.heads.insert(req.stream_id, last_version);
         self.next_position += count;
         self.last_hash = prev_hash;
@@ -384,16 +392,22 @@ impl Writer {
     }
 }
 
-/// A command id staged in `group` or already committed (in `index`).
+/// The append (its command id as stored, and its record) whose command id has this one's
+/// id part: staged in `group` or already committed (in `index`).
 fn known_command(
     group: &Group,
     index: &StoreIndex,
     tree: &sled::Db,
     command_id: &str,
-) -> Result<Option<CommandRecord>, StoreError> {
-    match group.commands.get(command_id) {
-        Some(&staged) => Ok(Some(group.appends[staged].command_record())),
-        None => index.find_command(tree, command_id),
+) -> Result<Option<(String, CommandRecord)>, StoreError> {
+    match group.commands.get(command_id::id_part(command_id)) {
+        Some(&staged) => {
+            let append = &group.appends[staged];
+            Ok(Some((append.command_id.clone(), append.command_record())))
+        }
+        None => Ok(index
+            .find_command(tree, command_id)?
+            .map(|known| (known.command_id, known.record))),
     }
 }
 
@@ -456,8 +470,8 @@ fn validate(req: &AppendRequest) -> Result<(), StoreError> {
     if req.stream_id.is_empty() || req.stream_id.contains('\0') {
         return invalid("stream id must be non-empty and contain no NUL byte");
     }
-    if req.command_id.is_empty() {
-        return invalid("command id must be non-empty");
+    if command_id::id_part(&req.command_id).is_empty() {
+        return invalid("command id must be non-empty before its request tag");
     }
     if u32::try_from(req.events.len()).is_err() {
         return invalid("an append holds at most 4,294,967,295 events");
