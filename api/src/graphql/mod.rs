@@ -13,6 +13,7 @@
 pub mod codes;
 pub mod domain;
 pub mod log;
+pub mod request_fingerprint;
 pub mod scalars;
 
 use crate::app::AppService;
