@@ -2,12 +2,14 @@
 //!
 //! The part before the first `#` identifies the command (the idempotency key); the part
 //! after it, if any, names the request the command was first made with. Two appends
-//! with the same id are the same command: with tags, the same request when the tags are
-//! equal (their events may differ, e.g. by the time they were decided at); without tags,
-//! when their events are (the request digest, see `sled_store::digest`). Reusing an id
-//! for another request is [`crate::StoreError::IdempotencyConflict`]. The tag is stored
-//! with every event of the append (in its command id), so it survives restarts, backups
-//! and export/import.
+//! whose ids have the same id part are one command: an append that repeats the stored
+//! one exactly (the same full command id and the same events, see the request digest in
+//! `sled_store::digest`) gets the first outcome and writes nothing; any other is
+//! [`crate::StoreError::IdempotencyConflict`], and the caller looks the command up
+//! ([`crate::EventStore::command_outcome`]; its events carry the stored command id with
+//! its tag) to tell a retry of the same request (decided again, so with other events)
+//! from a key reused for another request. The tag is stored with every event of the
+//! append (in its command id), so it survives restarts, backups and export/import.
 
 /// Separates a command id from its request tag.
 pub const REQUEST_TAG_SEPARATOR: char = '#';
@@ -37,18 +39,14 @@ pub fn split(command_id: &str) -> (&str, Option<&str>) {
 }
 
 /// Whether an append with `new_id` (request digest `new_digest`) repeats the stored one
-/// with `stored_id` / `stored_digest` (same id part assumed; see the module docs).
-pub(crate) fn same_request(
+/// with `stored_id` / `stored_digest` exactly (same id part assumed; see the module docs).
+pub(crate) fn repeats(
     stored_id: &str,
     stored_digest: &[u8],
     new_id: &str,
     new_digest: &[u8],
 ) -> bool {
-    match (request_tag(stored_id), request_tag(new_id)) {
-        (Some(stored), Some(new)) => stored == new,
-        (None, None) => stored_digest == new_digest,
-        _ => false,
-    }
+    stored_id == new_id && stored_digest == new_digest
 }
 
 #[cfg(test)]
@@ -64,12 +62,12 @@ mod tests {
     }
 
     #[test]
-    fn tagged_appends_are_the_same_request_when_their_tags_are_equal() {
-        assert!(same_request("k#a", b"1", "k#a", b"2"));
-        assert!(!same_request("k#a", b"1", "k#b", b"1"));
-        assert!(same_request("k", b"1", "k", b"1"));
-        assert!(!same_request("k", b"1", "k", b"2"));
-        assert!(!same_request("k", b"1", "k#a", b"1"));
-        assert!(!same_request("k#a", b"1", "k", b"1"));
+    fn only_the_same_full_id_with_the_same_events_repeats_an_append() {
+        assert!(repeats("k#a", b"1", "k#a", b"1"));
+        assert!(!repeats("k#a", b"1", "k#a", b"2"));
+        assert!(!repeats("k#a", b"1", "k#b", b"1"));
+        assert!(repeats("k", b"1", "k", b"1"));
+        assert!(!repeats("k", b"1", "k", b"2"));
+        assert!(!repeats("k", b"1", "k#a", b"1"));
     }
 }

@@ -17,8 +17,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Returns only once the events are durable (flushed and fdatasync'ed); they get
     /// gap-free global positions and stream versions. A command id seen before (its id
     /// part, see [`crate::command_id`]) returns the first append's outcome and writes
-    /// nothing; reused for a different request (another request tag, or without tags
-    /// different events) it is [`StoreError::IdempotencyConflict`]. Records and appends
+    /// nothing if the append repeats it exactly (same full command id, same events);
+    /// otherwise it is [`StoreError::IdempotencyConflict`]. Records and appends
     /// past [`crate::limits`] are refused before anything is written.
     ///
     /// Crash semantics: an append that returned `Ok` survives any crash. An append that

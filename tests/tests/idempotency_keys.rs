@@ -51,7 +51,13 @@ fn head(app: &TestApp) -> Option<u64> {
 }
 
 async fn registered(app: &TestApp, name: &str, key: &str) -> Value {
-    ok(app, ADMIN_TOKEN, REGISTER, json!({"input": service(name), "key": key})).await["registerService"]
+    ok(
+        app,
+        ADMIN_TOKEN,
+        REGISTER,
+        json!({"input": service(name), "key": key}),
+    )
+    .await["registerService"]
         .clone()
 }
 
@@ -100,7 +106,8 @@ async fn a_key_reused_for_another_mutation_is_refused_naming_the_first_operation
         .unwrap()
         .to_owned();
     let written = head(&app);
-    let input = json!({"title": "Checkout down", "impacts": [{"service": svc, "level": "MAJOR_OUTAGE"}]});
+    let input =
+        json!({"title": "Checkout down", "impacts": [{"service": svc, "level": "MAJOR_OUTAGE"}]});
     // Same actor (root is admin, which responds too), another mutation.
     reused(
         &app,
@@ -122,8 +129,8 @@ async fn another_actors_identical_key_is_its_own_command() {
         .unwrap()
         .to_owned();
     let input = json!({"title": "Search slow", "impacts": [{"service": svc, "level": "DEGRADED"}]});
-    let incident = ok(&app, RESPONDER_TOKEN, DECLARE, json!({"input": input})).await["declareIncident"]
-        ["id"]
+    let incident = ok(&app, RESPONDER_TOKEN, DECLARE, json!({"input": input})).await
+        ["declareIncident"]["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -20,7 +20,10 @@ async fn a_note_whose_event_passes_the_record_bound_is_refused_with_limit_and_no
             }}),
         )
         .await;
-    let service = body["data"]["registerService"]["id"].as_str().unwrap().to_owned();
+    let service = body["data"]["registerService"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, body) = app
         .graphql(
             Some(RESPONDER_TOKEN),
@@ -28,7 +31,10 @@ async fn a_note_whose_event_passes_the_record_bound_is_refused_with_limit_and_no
             json!({"input": {"title": "API errors", "impacts": [{"service": service, "level": "DEGRADED"}]}}),
         )
         .await;
-    let incident = body["data"]["declareIncident"]["id"].as_str().unwrap().to_owned();
+    let incident = body["data"]["declareIncident"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let note = r#"mutation($id: ID!, $text: String!) { addIncidentNote(id: $id, text: $text) { position } }"#;
     let head = app.store.head_position();
     let (status, body) = app
@@ -45,7 +51,11 @@ async fn a_note_whose_event_passes_the_record_bound_is_refused_with_limit_and_no
     assert_eq!(app.store.head_position(), head, "nothing written");
     // A note that fits is written.
     let (_, body) = app
-        .graphql(Some(RESPONDER_TOKEN), note, json!({"id": incident, "text": "x".repeat(4000)}))
+        .graphql(
+            Some(RESPONDER_TOKEN),
+            note,
+            json!({"id": incident, "text": "x".repeat(4000)}),
+        )
         .await;
     assert!(body["errors"].is_null(), "{body}");
     app.shutdown().await;

@@ -104,7 +104,10 @@ mod tests {
         let other_args = RequestFingerprint::new("registerService", b"{\"name\":\"b\"}");
         let reused = command_id_for("alice", "k1", &other_args);
         assert_eq!(command_id::id_part(&reused), command_id::id_part(&alice));
-        assert_ne!(command_id::request_tag(&reused), command_id::request_tag(&alice));
+        assert_ne!(
+            command_id::request_tag(&reused),
+            command_id::request_tag(&alice)
+        );
         assert_eq!(operation_of(&alice), Some("registerService"));
         assert_eq!(operation_of("legacy-key"), None);
     }
@@ -117,6 +120,9 @@ mod tests {
             operation_of(&command_id_for("am", "k", &webhook)),
             Some("ingestAlert")
         );
-        assert_eq!(RequestFingerprint::operation_only("a#b:c").operation(), "abc");
+        assert_eq!(
+            RequestFingerprint::operation_only("a#b:c").operation(),
+            "abc"
+        );
     }
 }

@@ -69,11 +69,24 @@ mod tests {
     #[test]
     fn key_order_nulls_and_the_key_argument_do_not_change_the_request() {
         let a = vec![
-            (Name::new("input"), object(&[("name", Value::from("a")), ("tier", Value::Enum(Name::new("T1")))])),
+            (
+                Name::new("input"),
+                object(&[
+                    ("name", Value::from("a")),
+                    ("tier", Value::Enum(Name::new("T1"))),
+                ]),
+            ),
             (Name::new("idempotencyKey"), Value::from("k1")),
         ];
         let b = vec![
-            (Name::new("input"), object(&[("tier", Value::Enum(Name::new("T1"))), ("owner", Value::Null), ("name", Value::from("a"))])),
+            (
+                Name::new("input"),
+                object(&[
+                    ("tier", Value::Enum(Name::new("T1"))),
+                    ("owner", Value::Null),
+                    ("name", Value::from("a")),
+                ]),
+            ),
             (Name::new("idempotencyKey"), Value::from("k2")),
             (Name::new("expectedVersion"), Value::Null),
         ];

@@ -180,7 +180,7 @@ impl Writer {
             (known, stream_head(group, &index, &req.stream_id))
         };
         if let Some((known_id, known)) = known {
-            return if command_id::same_request(
+            return if command_id::repeats(
                 &known_id,
                 &known.request_digest,
                 &req.command_id,
