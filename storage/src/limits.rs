@@ -19,7 +19,8 @@
 //!   [`MAX_LEAF_BYTES`], 84 % of sled's threshold (checked when this crate compiles).
 //!
 //! One append is at most [`MAX_APPEND_BYTES`] of records (it is staged and written in
-//! one sled batch with the rest of its group).
+//! one sled batch with the rest of its group; a command of the application writes a few
+//! events, each at most [`MAX_RECORD_BYTES`]).
 
 use crate::segment::{MAX_SEGMENT_BYTES, MAX_SEGMENT_RECORDS};
 
@@ -30,7 +31,7 @@ pub const MAX_RECORD_BYTES: usize = 6 * 1024;
 
 /// Most bytes the records of one append may take together; a larger append is refused
 /// with [`crate::StoreError::AppendTooLarge`] and nothing of it is written.
-pub const MAX_APPEND_BYTES: usize = 64 * 1024;
+pub const MAX_APPEND_BYTES: usize = 256 * 1024;
 
 /// sled 0.34.7 writes a message larger than this (serialized) as a blob file:
 /// `segment_size / MINIMUM_ITEMS_PER_SEGMENT - SEG_HEADER_LEN - MAX_MSG_HEADER_LEN`.

@@ -337,7 +337,7 @@ async fn a_command_straddling_a_read_page_is_copied_as_one_append() {
             .collect(),
     };
     // 8191 one-event commands (concurrent, so a few group commits: one append may hold
-    // at most 64 KiB of records), then one of three events over positions 8191..=8193.
+    // at most 256 KiB of records), then one of three events over positions 8191..=8193.
     let first: Vec<_> = (0..8191)
         .map(|i| store.append(append(format!("first-{i}"), 1)))
         .collect();
