@@ -225,3 +225,28 @@ async fn the_binding_of_a_key_survives_a_restart() {
     assert_eq!(head(&app), written, "nothing written after the restart");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_and_other_arguments_write_one_and_refuse_the_rest() {
+    let app = spawn_app().await;
+    let calls = (0..6).map(|i| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                ADMIN_TOKEN,
+                REGISTER,
+                json!({"input": service(&format!("race-{i}")), "key": "k-race"}),
+            )
+            .await
+        }
+    });
+    let bodies = futures::future::join_all(calls).await;
+    let written = bodies.iter().filter(|b| b["errors"].is_null()).count();
+    let refused = bodies
+        .iter()
+        .filter(|b| error_code(b) == Some("IDEMPOTENCY_KEY_REUSED"))
+        .count();
+    assert_eq!((written, refused), (1, 5), "{bodies:?}");
+    app.shutdown().await;
+}
