@@ -27,6 +27,9 @@ pub enum ErrorCode {
     Validation,
     /// A concurrency conflict (wrong expected version): re-read and retry.
     Conflict,
+    /// The idempotency key was already used by this actor for another operation or other
+    /// arguments: send a new key for a new request.
+    IdempotencyKeyReused,
     /// A business rule rejected the command.
     RuleViolation,
     /// A protective limit was hit (depth, complexity, batch, body, subscriptions).
@@ -41,12 +44,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and metrics.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::Validation,
         ErrorCode::Conflict,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::RuleViolation,
         ErrorCode::Limit,
         ErrorCode::BadRequest,
@@ -62,6 +66,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Validation => "VALIDATION",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::RuleViolation => "RULE_VIOLATION",
             ErrorCode::Limit => "LIMIT",
             ErrorCode::BadRequest => "BAD_REQUEST",
@@ -103,6 +108,13 @@ pub enum ApiError {
     Conflict {
         /// What the client expected and what was found, for a person.
         detail: String,
+    },
+    /// The idempotency key was used before for another request.
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// The operation it was first used for.
+        first_operation: String,
     },
     /// A business rule rejected the command.
     RuleViolation(opsledger_domain::DomainError),
@@ -151,6 +163,7 @@ impl ApiError {
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Validation { .. } => ErrorCode::Validation,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
+            ApiError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
             ApiError::RuleViolation(opsledger_domain::DomainError::MissingRole(_)) => {
                 ErrorCode::Forbidden
             }
@@ -187,6 +200,12 @@ impl ApiError {
             ApiError::NotFound { what, id } => format!("{what} `{id}` not found"),
             ApiError::Validation { field, reason } => format!("invalid `{field}`: {reason}"),
             ApiError::Conflict { detail } => format!("conflict: {detail}; re-read and retry"),
+            ApiError::IdempotencyKeyReused {
+                key,
+                first_operation,
+            } => format!(
+                "idempotency key `{key}` was already used for {first_operation} with other arguments; send a new key for a new request"
+            ),
             ApiError::RuleViolation(rule) => rule.to_string(),
             ApiError::Limit { detail } => format!("limit exceeded: {detail}"),
             ApiError::BadRequest { detail } => format!("bad request: {detail}"),
@@ -249,6 +268,14 @@ impl From<crate::app::AppError> for ApiError {
             conflict @ (E::Conflict { .. } | E::IdempotencyConflict { .. }) => ApiError::Conflict {
                 detail: conflict.to_string(),
             },
+            E::IdempotencyKeyReused {
+                key,
+                first_operation,
+            } => ApiError::IdempotencyKeyReused {
+                key,
+                first_operation,
+            },
+            E::TooLarge { detail } => ApiError::Limit { detail },
             E::ProjectionLag { .. } => ApiError::Unavailable,
             infra @ (E::Store(_) | E::Projection(_) | E::Decode { .. }) => {
                 ApiError::internal(infra)

@@ -18,9 +18,11 @@
 //! existed must keep decoding, and the bounds apply to new input only.
 
 /// The most UTF-8 bytes of text one command may carry, summed over all of
-/// its text fields (64 KiB). Keeps every command's events far below the
-/// store's hard per-record cap (96 KiB).
-pub const MAX_COMMAND_TEXT_BYTES: usize = 64 * 1024;
+/// its text fields (5 KiB). Keeps each of a command's events below the
+/// store's hard per-record cap (`opsledger_storage::limits::MAX_RECORD_BYTES`,
+/// 6 KiB, which keeps every sled leaf below sled 0.34's blob threshold), with
+/// 1 KiB left for the envelope (ids, actor, command id, timestamps).
+pub const MAX_COMMAND_TEXT_BYTES: usize = 5 * 1024;
 
 /// Whether a type holds one line or free text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,11 +142,11 @@ bounded_text!(
 );
 bounded_text!(
     /// A description (service, incident, change): free text, at most 10,000 characters.
-    Description, 10_000, Lines::Multi
+    Description, 5_000, Lines::Multi
 );
 bounded_text!(
     /// An implementation or rollback plan: free text, at most 10,000 characters.
-    Plan, 10_000, Lines::Multi
+    Plan, 5_000, Lines::Multi
 );
 bounded_text!(
     /// An incident timeline note, validation notes or a contributing factor:
@@ -179,7 +181,7 @@ bounded_text!(
 );
 bounded_text!(
     /// A review section's text: free text, at most 20,000 characters.
-    SectionText, 20_000, Lines::Multi
+    SectionText, 5_000, Lines::Multi
 );
 bounded_text!(
     /// A URL (e.g. a runbook): one line, at most 2,048 characters, starting

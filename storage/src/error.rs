@@ -53,6 +53,24 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Client error: one event's stored record would pass [`crate::limits::MAX_RECORD_BYTES`];
+    /// nothing of the append was written.
+    #[error("an event's record would take {size} bytes, more than the {limit} bytes one record may take")]
+    RecordTooLarge {
+        /// Bytes the record would take.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// Client error: an append's records together would pass
+    /// [`crate::limits::MAX_APPEND_BYTES`]; nothing of it was written.
+    #[error("an append's records would take {size} bytes, more than the {limit} bytes one append may take")]
+    AppendTooLarge {
+        /// Bytes its records would take.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
     /// Infrastructure: the store no longer accepts writes (a flush failed, or it was stopped).
     #[error("the store stopped taking writes: {reason}")]
     WritesStopped {

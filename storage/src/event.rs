@@ -44,7 +44,8 @@ pub struct AppendRequest {
     pub stream_id: String,
     /// The optimistic concurrency check.
     pub expected: ExpectedVersion,
-    /// The idempotency key: a command id seen before returns the first result.
+    /// The idempotency key: a command id seen before returns the first result (it may
+    /// carry a request tag after `#`, see [`crate::command_id`]).
     pub command_id: String,
     /// Who did it.
     pub actor: String,

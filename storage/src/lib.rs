@@ -9,7 +9,8 @@
 //! - [`codec`]: all bincode use, with a leading format-version byte (records are read
 //!   back by a hand-written reader of the frozen envelope format, tested against bincode).
 //! - [`chain`]: the BLAKE3 hash chain; [`layout`]: sled key layout; [`segment`]: the
-//!   framing of a run of records stored as one sled value.
+//!   framing of a run of records stored as one sled value; [`limits`]: the size bounds
+//!   that keep every sled value and leaf below sled's blob-file threshold.
 //! - [`export`] / [`backup`]: JSON Lines export and verified import, backup and restore.
 //! - [`bench`]: the storage benchmark behind `opsledger bench storage`.
 //!
@@ -25,10 +26,12 @@ pub mod backup;
 pub mod bench;
 pub mod chain;
 pub mod codec;
+pub mod command_id;
 pub mod error;
 pub mod event;
 pub mod export;
 pub mod layout;
+pub mod limits;
 pub mod segment;
 pub mod sled_store;
 pub mod store;

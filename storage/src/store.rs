@@ -15,9 +15,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Append the request's events to one stream, atomically, after the expected-version check.
     ///
     /// Returns only once the events are durable (flushed and fdatasync'ed); they get
-    /// gap-free global positions and stream versions. A command id seen before returns
-    /// the first append's outcome and writes nothing; reused with different events it is
-    /// [`StoreError::IdempotencyConflict`].
+    /// gap-free global positions and stream versions. A command id seen before (its id
+    /// part, see [`crate::command_id`]) returns the first append's outcome and writes
+    /// nothing if the append repeats it exactly (same full command id, same events);
+    /// otherwise it is [`StoreError::IdempotencyConflict`]. Records and appends
+    /// past [`crate::limits`] are refused before anything is written.
     ///
     /// Crash semantics: an append that returned `Ok` survives any crash. An append that
     /// did not return (process killed, connection lost) or returned an infrastructure
@@ -50,7 +52,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// Position of the last committed event, `None` if the log is empty.
     fn head_position(&self) -> Option<u64>;
 
-    /// The outcome of an earlier append with this command id, if one is committed.
+    /// The outcome of an earlier append whose command id has this one's id part (whatever
+    /// its request tag), if one is committed. Its events carry the stored command id.
     async fn command_outcome(&self, command_id: &str) -> Result<Option<AppendOutcome>, StoreError>;
 
     /// Walk the whole log and check positions and the hash chain.

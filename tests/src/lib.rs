@@ -120,9 +120,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts a server with `config`.
-pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
+pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), config).await
+}
+
+/// Starts a server with `config` over the data directory `data_dir` (new or used before).
+pub async fn spawn_app_in(data_dir: tempfile::TempDir, mut config: ServerConfig) -> TestApp {
     init_test_logging();
-    let data_dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(
         SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
             .await
@@ -356,6 +360,35 @@ impl TestApp {
 
     /// Stops the server gracefully.
     pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    /// Stops the server gracefully and starts a production-mode one over the same data
+    /// directory (the event log and projection snapshots as the first one left them).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let TestApp {
+            store,
+            data_dir,
+            app,
+            client,
+            ..
+        } = self;
+        drop((app, client));
+        store.flush_and_stop().await.expect("store stopped");
+        drop(store);
+        spawn_app_in(
+            data_dir,
+            ServerConfig {
+                dev: false,
+                limits: test_limits(),
+                ..ServerConfig::default()
+            },
+        )
+        .await
+    }
+
+    async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
         }

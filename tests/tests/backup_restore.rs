@@ -342,28 +342,36 @@ async fn a_command_straddling_a_read_page_is_copied_as_one_append() {
     let store = SledEventStore::open(root.path().join("live"), StoreConfig::default())
         .await
         .unwrap();
-    for (command, n) in [("first", 8191usize), ("straddles-8192", 3)] {
-        store
-            .append(AppendRequest {
-                stream_id: format!("test-{command}"),
-                expected: ExpectedVersion::NoStream,
-                command_id: command.into(),
-                actor: "tester".into(),
-                correlation_id: Ulid::new(),
-                causation_id: None,
-                recorded_at_ms: 1_700_000_000_000,
-                events: (0..n)
-                    .map(|_| NewEvent {
-                        event_id: Ulid::new(),
-                        type_name: "TestEvent".into(),
-                        schema_version: 1,
-                        payload: vec![7; 8],
-                    })
-                    .collect(),
+    let append = |command: String, n: usize| AppendRequest {
+        stream_id: format!("test-{command}"),
+        expected: ExpectedVersion::NoStream,
+        command_id: command,
+        actor: "tester".into(),
+        correlation_id: Ulid::new(),
+        causation_id: None,
+        recorded_at_ms: 1_700_000_000_000,
+        events: (0..n)
+            .map(|_| NewEvent {
+                event_id: Ulid::new(),
+                type_name: "TestEvent".into(),
+                schema_version: 1,
+                payload: vec![7; 8],
             })
-            .await
-            .unwrap();
+            .collect(),
+    };
+    // 8191 one-event commands (concurrent, so a few group commits: one append may hold
+    // at most 256 KiB of records), then one of three events over positions 8191..=8193.
+    let first: Vec<_> = (0..8191)
+        .map(|i| store.append(append(format!("first-{i}"), 1)))
+        .collect();
+    for outcome in futures::future::join_all(first).await {
+        outcome.unwrap();
     }
+    let straddling = store
+        .append(append("straddles-8192".into(), 3))
+        .await
+        .unwrap();
+    assert_eq!(straddling.first_position, 8191);
     let out = root.path().join("backup");
     let report = backup_from(&store, &out, &mut |_, _| {}).await.unwrap();
     assert_eq!((report.events, report.last_position), (8194, Some(8193)));

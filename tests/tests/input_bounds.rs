@@ -111,9 +111,9 @@ async fn over_long_strings_are_validation_naming_the_field_and_the_limit_and_wri
             ADMIN_TOKEN,
             "mutation($input: ServiceInput!) { registerService(input: $input) { id } }",
             json!({"input": {"name": "other", "ownerTeam": "core", "tier": 2,
-                "sloTargetPercent": 99.0, "description": long(10_001)}}),
+                "sloTargetPercent": 99.0, "description": long(5_001)}}),
             "input.description",
-            "at most 10000 characters",
+            "at most 5000 characters",
         ),
         (
             ADMIN_TOKEN,
@@ -144,9 +144,9 @@ async fn over_long_strings_are_validation_naming_the_field_and_the_limit_and_wri
             json!({"input": {"changeType": "NORMAL", "category": "RELEASE", "title": "t",
                 "services": [service],
                 "window": {"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T01:00:00Z"},
-                "implementationPlan": long(10_001), "rollbackPlan": "r"}}),
+                "implementationPlan": long(5_001), "rollbackPlan": "r"}}),
             "input.implementationPlan",
-            "at most 10000 characters",
+            "at most 5000 characters",
         ),
         (
             RESPONDER_TOKEN,
@@ -183,12 +183,12 @@ async fn a_string_at_its_bound_is_accepted() {
 }
 
 #[tokio::test]
-async fn the_text_of_one_command_is_limited_to_64_kib() {
+async fn the_text_of_one_command_is_limited_to_5_kib() {
     let app = spawn_app().await;
     let service = register_service(&app, "checkout").await;
     let head = log_head(&app).await;
-    // Each field within its 10,000-character bound, 90,000 bytes together.
-    let wide = "\u{20AC}".repeat(10_000);
+    // Each field within its 5,000-character bound, 7,200 bytes together.
+    let wide = "\u{20AC}".repeat(800);
     let (_, body) = app
         .graphql(
             Some(CHANGE_MANAGER_TOKEN),
@@ -203,7 +203,7 @@ async fn the_text_of_one_command_is_limited_to_64_kib() {
     assert!(body["errors"][0]["message"]
         .as_str()
         .unwrap_or_default()
-        .contains("65536 bytes"));
+        .contains("5120 bytes"));
     assert_eq!(log_head(&app).await, head);
 }
 

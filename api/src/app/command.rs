@@ -10,6 +10,8 @@ use opsledger_domain::{
     ChangeId, FreezeId, IncidentId, ReviewId, ServiceId, TimeWindow, Timestamp,
 };
 
+use super::request::RequestFingerprint;
+
 /// Idempotency and concurrency options of one command.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommandMeta {
@@ -17,6 +19,9 @@ pub struct CommandMeta {
     pub idempotency_key: Option<String>,
     /// The stream version (0-based, of its last event) the client read; a mismatch is a conflict.
     pub expected_version: Option<u64>,
+    /// The request the key is bound to (the GraphQL layer names the mutation and its
+    /// arguments); `None`: the command's operation alone, the key naming the rest.
+    pub request: Option<RequestFingerprint>,
 }
 
 impl CommandMeta {
@@ -25,6 +30,7 @@ impl CommandMeta {
         CommandMeta {
             idempotency_key: Some(key.into()),
             expected_version: None,
+            request: None,
         }
     }
 }
@@ -192,4 +198,26 @@ pub enum AppCommand {
         /// The command.
         command: ReviewCommand,
     },
+}
+
+impl AppCommand {
+    /// The operation's name, for a key bound to it without arguments (see [`CommandMeta::request`]).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            AppCommand::RegisterService { .. } => "registerService",
+            AppCommand::UpdateService { .. } => "updateService",
+            AppCommand::RetireService { .. } => "retireService",
+            AppCommand::DeclareIncident { .. } => "declareIncident",
+            AppCommand::Incident { .. } => "incidentCommand",
+            AppCommand::MergeIncident { .. } => "mergeIncidents",
+            AppCommand::IngestAlert(_) => "ingestAlert",
+            AppCommand::RequestChange { .. } => "requestChange",
+            AppCommand::ScheduleChange { .. } => "scheduleChange",
+            AppCommand::Change { .. } => "changeCommand",
+            AppCommand::CreateFreeze { .. } => "createFreeze",
+            AppCommand::CancelFreeze { .. } => "cancelFreeze",
+            AppCommand::CreateReview { .. } => "createReview",
+            AppCommand::Review { .. } => "reviewCommand",
+        }
+    }
 }

@@ -42,6 +42,21 @@ pub enum AppError {
         /// The reused key.
         key: String,
     },
+    /// The idempotency key was used before by this actor for another operation or other
+    /// arguments (nothing was written).
+    #[error("idempotency key `{key}` was already used for {first_operation} with other arguments; use a new key for a new request")]
+    IdempotencyKeyReused {
+        /// The reused key.
+        key: String,
+        /// The operation of the request the key was first used for.
+        first_operation: String,
+    },
+    /// The command's events are larger than the store takes (nothing was written).
+    #[error("{detail}")]
+    TooLarge {
+        /// Which bound, and by how much.
+        detail: String,
+    },
     /// The read models did not catch up in time (the write is durable).
     #[error("the read models did not reach position {position} in time")]
     ProjectionLag {
@@ -100,6 +115,16 @@ impl From<StoreError> for AppError {
             StoreError::IdempotencyConflict { command_id } => {
                 AppError::IdempotencyConflict { key: command_id }
             }
+            StoreError::RecordTooLarge { size, limit } => AppError::TooLarge {
+                detail: format!(
+                    "one event of the command would take {size} bytes stored, at most {limit} are allowed: shorten its text"
+                ),
+            },
+            StoreError::AppendTooLarge { size, limit } => AppError::TooLarge {
+                detail: format!(
+                    "the command's events would take {size} bytes stored, at most {limit} are allowed: shorten its text"
+                ),
+            },
             other => AppError::Store(other),
         }
     }

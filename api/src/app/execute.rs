@@ -21,7 +21,7 @@ use opsledger_domain::service::{
 use opsledger_domain::{
     Actor, Aggregate, ChangeId, Context, DomainEvent, FreezeId, IncidentId, ReviewId, ServiceId,
 };
-use opsledger_storage::{decode_payload, Ulid};
+use opsledger_storage::{command_id, decode_payload, Ulid};
 use std::time::{Duration, Instant};
 
 /// Whether a command needs its stream to exist (and what to call it when it does not).
@@ -527,9 +527,10 @@ async fn release_groups(
     Ok(last)
 }
 
-/// The command id of the release of group `stream` caused by command `key`.
+/// The command id of the release of group `stream` caused by command `key` (untagged:
+/// the command's own id part names it).
 fn release_key(key: &str, stream: &str) -> String {
-    format!("{key}:release:{stream}")
+    format!("{}:release:{stream}", command_id::id_part(key))
 }
 
 /// AbsorbDuplicate on the target, then MergeInto on the duplicate.
@@ -541,7 +542,7 @@ async fn merge(
     duplicate: IncidentId,
     target: IncidentId,
 ) -> Result<CommandOutcome, AppError> {
-    let absorb_key = format!("{key}:absorb");
+    let absorb_key = format!("{}:absorb", command_id::id_part(key));
     if app.store.command_outcome(&absorb_key).await?.is_none() {
         // Validate both sides before writing either: a refusal on the duplicate
         // (closed, already merged) must not leave the target recording it. Two
@@ -651,7 +652,7 @@ async fn ingest_alert(
 
 /// The command id of the declaration an alert's ingestion causes.
 fn declare_key(key: &str) -> String {
-    format!("{key}:declare")
+    format!("{}:declare", command_id::id_part(key))
 }
 
 /// The incident a group opened in these events.

@@ -9,11 +9,13 @@ pub mod command;
 pub mod error;
 pub mod escalation;
 mod execute;
+pub mod request;
 pub mod stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, DeclareInput};
 pub use error::AppError;
+pub use request::RequestFingerprint;
 
 use crate::auth::Principal;
 use crate::metrics::Metrics;
@@ -120,16 +122,22 @@ impl AppService {
                 "must be 1 to 200 characters",
             ));
         }
-        if let Some(previous) = self.store.command_outcome(&key).await? {
-            return self.replayed(&key, previous).await;
+        let request = meta
+            .request
+            .clone()
+            .unwrap_or_else(|| RequestFingerprint::operation_only(command.operation()));
+        let command_id = request::command_id_for(who.actor.as_str(), &key, &request);
+        if let Some(previous) = self.store.command_outcome(&command_id).await? {
+            return self.replayed(&key, &command_id, previous).await;
         }
-        let outcome = match execute::run(self, who, &meta, &key, command).await {
+        let outcome = match execute::run(self, who, &meta, &command_id, command).await {
             Ok(outcome) => outcome,
-            // A concurrent call with the same key won: answer with its outcome.
-            Err(AppError::IdempotencyConflict { key: used }) if used == key => {
-                match self.store.command_outcome(&key).await? {
-                    Some(previous) => return self.replayed(&key, previous).await,
-                    None => return Err(AppError::IdempotencyConflict { key: used }),
+            // A concurrent call with the same key won: answer with its outcome (or, if it
+            // was another request, the reused key).
+            Err(AppError::IdempotencyConflict { key: used }) if used == command_id => {
+                match self.store.command_outcome(&command_id).await? {
+                    Some(previous) => return self.replayed(&key, &command_id, previous).await,
+                    None => return Err(AppError::IdempotencyConflict { key }),
                 }
             }
             Err(other) => return Err(other),
@@ -166,10 +174,12 @@ impl AppService {
         }
     }
 
-    /// The outcome of a command whose key was used before.
+    /// The outcome of a command whose key was used before: the first outcome if it was
+    /// the same request (`command_id`'s request tag), else the key was reused.
     async fn replayed(
         &self,
         key: &str,
+        command_id: &str,
         previous: AppendOutcome,
     ) -> Result<CommandOutcome, AppError> {
         let count = previous
@@ -183,6 +193,17 @@ impl AppService {
                 usize::try_from(count).unwrap_or(usize::MAX),
             )
             .await?;
+        if let Some(first) = appended.first() {
+            let stored = opsledger_storage::command_id::request_tag(&first.command_id);
+            if stored != opsledger_storage::command_id::request_tag(command_id) {
+                return Err(AppError::IdempotencyKeyReused {
+                    key: key.to_owned(),
+                    first_operation: request::operation_of(&first.command_id)
+                        .unwrap_or("an earlier request")
+                        .to_owned(),
+                });
+            }
+        }
         let stream_id = appended
             .first()
             .map(|e| e.stream_id.clone())
@@ -195,7 +216,7 @@ impl AppService {
             replayed: true,
             incident: None,
         };
-        execute::complete_replay(self, key, &appended, &mut outcome).await?;
+        execute::complete_replay(self, command_id, &appended, &mut outcome).await?;
         self.wait_for(outcome.position).await?;
         Ok(outcome)
     }

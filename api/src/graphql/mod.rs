@@ -15,6 +15,7 @@ pub mod domain;
 pub mod guard;
 pub mod log;
 pub mod nesting;
+pub mod request_fingerprint;
 pub mod scalars;
 
 use crate::app::AppService;

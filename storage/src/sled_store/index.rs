@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::codec::{self, CommandRecord, IndexEntry};
+use crate::command_id;
 use crate::error::StoreError;
 use crate::event::Direction;
 use crate::layout;
@@ -31,14 +32,25 @@ use super::segments;
 /// A chunk is closed once its entries' strings reach this many bytes (it stays a small
 /// inline sled value, like a segment; see [`crate::segment::MAX_SEGMENT_BYTES`]).
 const MAX_CHUNK_BYTES: usize = 6 * 1024;
-/// Bytes an entry costs besides its two strings (version, count, digest, lengths).
-const ENTRY_OVERHEAD: usize = 48;
+/// Most bytes an entry costs besides its two strings: their varint lengths (up to 9
+/// bytes each), version (up to 9), count (up to 5) and digest (32). An upper bound, so a
+/// chunk's bytes never pass [`MAX_CHUNK_BYTES`] (see [`crate::limits`]).
+const ENTRY_OVERHEAD: usize = 64;
 
-/// The 64-bit hash the index keeps of a command id (stable within one process).
+/// The 64-bit hash the index keeps of a command id's id part (stable within one
+/// process; a request tag is not part of it, see [`crate::command_id`]).
 pub(crate) fn command_hash(command_id: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
-    command_id.hash(&mut hasher);
+    command_id::id_part(command_id).hash(&mut hasher);
     hasher.finish()
+}
+
+/// A committed append found by its command id's id part.
+pub(crate) struct KnownCommand {
+    /// The command id as stored (with its request tag, if any).
+    pub(crate) command_id: String,
+    /// Where it landed and its request digest.
+    pub(crate) record: CommandRecord,
 }
 
 /// One append as an index chunk holds it, owned, with the position of its first event
@@ -227,12 +239,13 @@ impl StoreIndex {
         self.sorted_commands = commands;
     }
 
-    /// The committed append with this command id, confirmed against its stored chunk.
+    /// The committed append whose command id has this one's id part, confirmed against
+    /// its stored chunk.
     pub(crate) fn find_command(
         &self,
         tree: &sled::Db,
         command_id: &str,
-    ) -> Result<Option<CommandRecord>, StoreError> {
+    ) -> Result<Option<KnownCommand>, StoreError> {
         for first_position in self.command_candidates(command_hash(command_id)) {
             if let Some(record) = stored_command_at(tree, first_position, command_id)? {
                 return Ok(Some(record));
@@ -242,12 +255,13 @@ impl StoreIndex {
     }
 }
 
-/// The stored append starting at `first_position`, if its command id is `command_id`.
+/// The stored append starting at `first_position`, if its command id has `command_id`'s
+/// id part.
 fn stored_command_at(
     tree: &sled::Db,
     first_position: u64,
     command_id: &str,
-) -> Result<Option<CommandRecord>, StoreError> {
+) -> Result<Option<KnownCommand>, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt {
         position: first_position,
         reason,
@@ -265,7 +279,11 @@ fn stored_command_at(
         codec::decode_index_chunk(&bytes).map_err(|e| corrupt(format!("bad index chunk: {e}")))?;
     for entry in &entries {
         if position == first_position {
-            return Ok((entry.command_id == command_id).then(|| entry.command_record(position)));
+            let same = command_id::id_part(entry.command_id) == command_id::id_part(command_id);
+            return Ok(same.then(|| KnownCommand {
+                command_id: entry.command_id.to_owned(),
+                record: entry.command_record(position),
+            }));
         }
         position += u64::from(entry.events);
     }

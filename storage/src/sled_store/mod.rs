@@ -5,6 +5,7 @@
 //! (see `writer`); reads run on tokio's blocking pool and see only committed
 //! (durable) events.
 
+mod blobs;
 mod chunk_walk;
 mod digest;
 mod dir;
@@ -76,6 +77,9 @@ pub(crate) struct Shared {
     index: index::LazyIndex,
     #[cfg(test)]
     fail_writes: std::sync::atomic::AtomicBool,
+    /// Test-only: appends past the size bounds are written (to make sled write a blob).
+    #[cfg(test)]
+    lift_record_cap: std::sync::atomic::AtomicBool,
     /// Dropped after sled: the directory stays locked while sled is open.
     _lock: File,
     /// Dropped after the lock: marks a stopped store's directory as still held until then.
@@ -132,6 +136,16 @@ impl Shared {
     fn fault_check(&self) -> std::io::Result<()> {
         Ok(())
     }
+
+    #[cfg(test)]
+    fn record_cap_lifted(&self) -> bool {
+        self.lift_record_cap.load(Ordering::SeqCst)
+    }
+
+    #[cfg(not(test))]
+    fn record_cap_lifted(&self) -> bool {
+        false
+    }
 }
 
 /// The sled-backed [`EventStore`]: the embedded default.
@@ -159,6 +173,7 @@ impl SledEventStore {
             tokio::task::spawn_blocking(move || open_blocking(&dir, &config)).await
         };
         let (shared, data_file, tail) = opened.map_err(|e| join_error(&e))??;
+        let blobs = blobs::BlobSync::new(&dir.join(layout::SLED_DIR));
         let (writer_tx, writer_rx) = mpsc::channel(config.queue_depth.max(1));
         let (events_tx, _) = broadcast::channel(config.broadcast_groups.max(1));
         let writer = Writer::new(
@@ -166,6 +181,7 @@ impl SledEventStore {
             events_tx.clone(),
             data_file,
             config.fsync_data_file,
+            blobs,
             tail,
         );
         std::thread::Builder::new()
@@ -200,6 +216,11 @@ impl SledEventStore {
     #[cfg(test)]
     fn inject_write_failures(&self) {
         self.shared.fail_writes.store(true, Ordering::SeqCst);
+    }
+
+    #[cfg(test)]
+    fn lift_record_cap(&self) {
+        self.shared.lift_record_cap.store(true, Ordering::SeqCst);
     }
 }
 
@@ -238,6 +259,8 @@ fn open_blocking(
         index: index::LazyIndex::default(),
         #[cfg(test)]
         fail_writes: std::sync::atomic::AtomicBool::new(false),
+        #[cfg(test)]
+        lift_record_cap: std::sync::atomic::AtomicBool::new(false),
         _lock: lock,
         release: release::ReleaseMark::default(),
     });
@@ -378,7 +401,26 @@ fn read_stream_sync(
     Ok(events)
 }
 
-fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
+/// Walk the records and the index chunks, then check sled's blob files (normally none).
+fn verify_sync(shared: &Shared, sled_dir: &Path) -> Result<VerifyReport, StoreError> {
+    let report = verify_records(shared)?;
+    if report.first_bad_position.is_some() {
+        return Ok(report);
+    }
+    match blobs::check_all(sled_dir)? {
+        // Which stored value the blob held is unknown: nothing can be vouched for.
+        Some(reason) => Ok(VerifyReport {
+            events_verified: 0,
+            first_bad_position: Some(0),
+            reason: Some(reason),
+        }),
+        None => Ok(report),
+    }
+}
+
+/// Walk the whole log's records and index chunks from position 0. A read sled fails or
+/// panics on (a value in a lost blob file) is reported at the position it stopped.
+fn verify_records(shared: &Shared) -> Result<VerifyReport, StoreError> {
     let committed = shared.committed.load(Ordering::Acquire);
     let mut prev_hash = GENESIS_HASH;
     let mut verified = 0u64;
@@ -391,29 +433,42 @@ fn verify_sync(shared: &Shared) -> Result<VerifyReport, StoreError> {
         })
     };
     let walked =
-        segments::for_each_record(
-            &shared.tree,
-            0,
-            committed,
-            |position, bytes| match check_record(bytes, position, &prev_hash) {
-                Ok(event) => {
-                    index_walk
-                        .check(&event)
-                        .map_err(|reason| StoreError::Corrupt {
-                            position,
-                            reason: format!("index chunk: {reason}"),
-                        })?;
-                    prev_hash = event.hash;
-                    verified += 1;
-                    Ok(())
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            segments::for_each_record(&shared.tree, 0, committed, |position, bytes| {
+                match check_record(bytes, position, &prev_hash) {
+                    Ok(event) => {
+                        index_walk
+                            .check(&event)
+                            .map_err(|reason| StoreError::Corrupt {
+                                position,
+                                reason: format!("index chunk: {reason}"),
+                            })?;
+                        prev_hash = event.hash;
+                        verified += 1;
+                        Ok(())
+                    }
+                    Err(reason) => Err(StoreError::Corrupt { position, reason }),
                 }
-                Err(reason) => Err(StoreError::Corrupt { position, reason }),
-            },
-        );
+            })
+        }));
     match walked {
-        Ok(()) => {}
-        Err(StoreError::Corrupt { position, reason }) => return bad(position, reason),
-        Err(other) => return Err(other),
+        Ok(Ok(())) => {}
+        Ok(Err(StoreError::Corrupt { position, reason })) => return bad(position, reason),
+        Ok(Err(StoreError::Backend(e))) => {
+            return bad(verified, format!("sled could not read the record: {e}"))
+        }
+        Ok(Err(other)) => return Err(other),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            return bad(
+                verified,
+                format!("sled panicked reading the record: {what}"),
+            );
+        }
     }
     Ok(VerifyReport {
         events_verified: verified,
@@ -475,14 +530,15 @@ impl EventStore for SledEventStore {
             let record = shared
                 .index_read()?
                 .find_command(&shared.tree, &command_id)?;
-            Ok(record.map(|record| record.outcome()))
+            Ok(record.map(|known| known.record.outcome()))
         })
         .await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
         let shared = self.shared.clone();
-        blocking(move || verify_sync(&shared)).await
+        let sled_dir = self.dir.join(layout::SLED_DIR);
+        blocking(move || verify_sync(&shared, &sled_dir)).await
     }
 
     async fn flush_and_stop(&self) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 //! `index`) and the appends staged before it in the group, assigns positions,
 //! extends the hash chain, writes the group's records as segments and its
 //! appends as index chunks with one atomic `apply_batch`, flushes sled once,
+//! fsyncs any blob file sled wrote (normally none: see [`crate::limits`]) and
 //! fdatasyncs sled's data file once (sled's flush uses `sync_file_range`, which is no power-loss barrier: sled
 //! issue 1452), then extends the in-memory index, and only then answers every
 //! caller and publishes the group.
@@ -20,15 +21,18 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::blobs::BlobSync;
 use super::digest;
 use super::index::{self, command_hash, IndexedAppend, StoreIndex};
 use super::stats::Phase;
 use super::Shared;
 use crate::chain::chain_hash;
 use crate::codec::{self, CommandRecord, IndexEntry, HASH_LEN};
+use crate::command_id;
 use crate::error::StoreError;
 use crate::event::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::layout;
+use crate::limits;
 use crate::segment;
 
 /// Most appends committed in one group.
@@ -51,6 +55,8 @@ pub(crate) struct Writer {
     events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
     data_file: File,
     fsync_data_file: bool,
+    /// sled's blob files, fsync'ed with the data file if any appear.
+    blobs: BlobSync,
     next_position: u64,
     last_hash: [u8; HASH_LEN],
 }
@@ -63,7 +69,8 @@ struct Group {
     records: Vec<Vec<u8>>,
     /// The appends staged so far, written as index chunks at commit.
     appends: Vec<IndexedAppend>,
-    /// Command ids staged so far (not in the index before the commit): index into `appends`.
+    /// Id parts of the command ids staged so far (not in the index before the commit):
+    /// index into `appends`.
     commands: HashMap<String, usize>,
     /// Heads of the streams appended to so far (ahead of the index until the commit).
     heads: HashMap<String, u64>,
@@ -77,6 +84,7 @@ impl Writer {
         events_tx: broadcast::Sender<Arc<[RecordedEvent]>>,
         data_file: File,
         fsync_data_file: bool,
+        blobs: BlobSync,
         tail: super::Tail,
     ) -> Self {
         let (next_position, last_hash) = tail;
@@ -85,6 +93,7 @@ impl Writer {
             events_tx,
             data_file,
             fsync_data_file,
+            blobs,
             next_position,
             last_hash,
         }
@@ -170,8 +179,13 @@ impl Writer {
             let known = known_command(group, &index, &self.shared.tree, &req.command_id)?;
             (known, stream_head(group, &index, &req.stream_id))
         };
-        if let Some(known) = known {
-            return if known.request_digest == digest {
+        if let Some((known_id, known)) = known {
+            return if command_id::repeats(
+                &known_id,
+                &known.request_digest,
+                &req.command_id,
+                &digest,
+            ) {
                 Ok(known.outcome())
             } else {
                 Err(StoreError::IdempotencyConflict {
@@ -190,6 +204,7 @@ impl Writer {
         let first_version = actual.map_or(0, |v| v + 1);
         let mut prev_hash = self.last_hash;
         let mut staged = Vec::with_capacity(req.events.len());
+        let mut append_bytes = 0usize;
         for (offset, new) in (0u64..).zip(req.events) {
             let mut event = RecordedEvent {
                 position: first_position + offset,
@@ -211,9 +226,12 @@ impl Writer {
             event.hash = chain_hash(&event.prev_hash, &bytes);
             bytes.extend_from_slice(&event.prev_hash);
             bytes.extend_from_slice(&event.hash);
+            append_bytes += bytes.len();
+            self.check_size(bytes.len(), 0)?;
             prev_hash = event.hash;
             staged.push((event, bytes));
         }
+        self.check_size(0, append_bytes)?;
         let count = staged.len() as u64;
         let last_version = first_version + count - 1;
         // Nothing below can fail: the group and the writer's tail change together.
@@ -235,13 +253,34 @@ impl Writer {
             .expect("just pushed")
             .command_record()
             .outcome();
-        group
-            .commands
-            .insert(req.command_id, group.appends.len() - 1);
+        group.commands.insert(
+            command_id::id_part(&req.command_id).to_owned(),
+            group.appends.len() - 1,
+        );
         group.heads.insert(req.stream_id, last_version);
         self.next_position += count;
         self.last_hash = prev_hash;
         Ok(outcome)
+    }
+
+    /// Refuse a record's or an append's bytes past the store's bounds ([`limits`]).
+    fn check_size(&self, record: usize, append: usize) -> Result<(), StoreError> {
+        if self.shared.record_cap_lifted() {
+            return Ok(());
+        }
+        if record > limits::MAX_RECORD_BYTES {
+            return Err(StoreError::RecordTooLarge {
+                size: record,
+                limit: limits::MAX_RECORD_BYTES,
+            });
+        }
+        if append > limits::MAX_APPEND_BYTES {
+            return Err(StoreError::AppendTooLarge {
+                size: append,
+                limit: limits::MAX_APPEND_BYTES,
+            });
+        }
+        Ok(())
     }
 
     /// Write, flush and fdatasync the group, then answer and publish. False if writes stopped.
@@ -338,6 +377,10 @@ impl Writer {
             .map_err(|e| format!("sled flush failed: {e}"))?;
         let flushed = Instant::now();
         if self.fsync_data_file {
+            // Blobs first: the data file's log may point into them.
+            self.blobs
+                .sync_new()
+                .map_err(|e| format!("fsync of sled's blob files failed: {e}"))?;
             self.data_file
                 .sync_data()
                 .map_err(|e| format!("fdatasync of sled's data file failed: {e}"))?;
@@ -349,16 +392,22 @@ impl Writer {
     }
 }
 
-/// A command id staged in `group` or already committed (in `index`).
+/// The append (its command id as stored, and its record) whose command id has this one's
+/// id part: staged in `group` or already committed (in `index`).
 fn known_command(
     group: &Group,
     index: &StoreIndex,
     tree: &sled::Db,
     command_id: &str,
-) -> Result<Option<CommandRecord>, StoreError> {
-    match group.commands.get(command_id) {
-        Some(&staged) => Ok(Some(group.appends[staged].command_record())),
-        None => index.find_command(tree, command_id),
+) -> Result<Option<(String, CommandRecord)>, StoreError> {
+    match group.commands.get(command_id::id_part(command_id)) {
+        Some(&staged) => {
+            let append = &group.appends[staged];
+            Ok(Some((append.command_id.clone(), append.command_record())))
+        }
+        None => Ok(index
+            .find_command(tree, command_id)?
+            .map(|known| (known.command_id, known.record))),
     }
 }
 
@@ -421,8 +470,8 @@ fn validate(req: &AppendRequest) -> Result<(), StoreError> {
     if req.stream_id.is_empty() || req.stream_id.contains('\0') {
         return invalid("stream id must be non-empty and contain no NUL byte");
     }
-    if req.command_id.is_empty() {
-        return invalid("command id must be non-empty");
+    if command_id::id_part(&req.command_id).is_empty() {
+        return invalid("command id must be non-empty before its request tag");
     }
     if u32::try_from(req.events.len()).is_err() {
         return invalid("an append holds at most 4,294,967,295 events");

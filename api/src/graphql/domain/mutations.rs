@@ -140,6 +140,7 @@ async fn execute(
     let meta = CommandMeta {
         idempotency_key,
         expected_version,
+        request: Some(crate::graphql::request_fingerprint::of_field(ctx)),
     };
     Ok(app(ctx)?.execute(who, meta, command).await?)
 }
