@@ -268,28 +268,42 @@ impl TestApp {
 
     /// Appends `count` events of type `type_name` to `stream` in one append.
     pub async fn append(&self, stream: &str, type_name: &str, count: usize) -> AppendOutcome {
-        let events = (0..count)
-            .map(|i| NewEvent {
-                event_id: Ulid::new(),
-                type_name: type_name.to_string(),
-                schema_version: 1,
-                payload: vec![i as u8],
-            })
-            .collect();
-        let outcome = self
-            .store
-            .append(AppendRequest {
-                stream_id: stream.to_string(),
-                expected: ExpectedVersion::Any,
-                command_id: Ulid::new().to_string(),
-                actor: "test".to_string(),
-                correlation_id: Ulid::new(),
-                causation_id: None,
-                recorded_at_ms: 1_700_000_000_000,
-                events,
-            })
-            .await
-            .expect("append");
+        // One append holds at most `APPEND_CHUNK` events, so a large count stays
+        // below the store's per-append cap (MAX_APPEND_BYTES): one outcome over all.
+        const APPEND_CHUNK: usize = 1000;
+        let mut first_position = None;
+        let mut last = None;
+        let mut written = 0;
+        while written < count || last.is_none() {
+            let n = APPEND_CHUNK.min(count - written);
+            let events = (written..written + n)
+                .map(|i| NewEvent {
+                    event_id: Ulid::new(),
+                    type_name: type_name.to_string(),
+                    schema_version: 1,
+                    payload: vec![i as u8],
+                })
+                .collect();
+            let outcome = self
+                .store
+                .append(AppendRequest {
+                    stream_id: stream.to_string(),
+                    expected: ExpectedVersion::Any,
+                    command_id: Ulid::new().to_string(),
+                    actor: "test".to_string(),
+                    correlation_id: Ulid::new(),
+                    causation_id: None,
+                    recorded_at_ms: 1_700_000_000_000,
+                    events,
+                })
+                .await
+                .expect("append");
+            first_position.get_or_insert(outcome.first_position);
+            written += n;
+            last = Some(outcome);
+        }
+        let mut outcome = last.expect("at least one append");
+        outcome.first_position = first_position.expect("at least one append");
         // Read-your-writes for raw appends too (the projections skip these test events).
         self.app
             .wait_for(outcome.last_position)

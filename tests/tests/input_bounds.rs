@@ -176,7 +176,17 @@ async fn a_string_at_its_bound_is_accepted() {
         .graphql(
             Some(RESPONDER_TOKEN),
             "mutation($id: ID!, $t: String!) { addIncidentNote(id: $id, text: $t) { position } }",
-            json!({"id": incident, "t": "\u{1F525}".repeat(4_000)}),
+            json!({"id": incident, "t": "x".repeat(4_000)}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // 1,280 four-byte characters: within the note's 4,000 characters and exactly
+    // the 5 KiB text budget of one command.
+    let (_, body) = app
+        .graphql(
+            Some(RESPONDER_TOKEN),
+            "mutation($id: ID!, $t: String!) { addIncidentNote(id: $id, text: $t) { position } }",
+            json!({"id": incident, "t": "\u{1F525}".repeat(1_280)}),
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
