@@ -61,7 +61,9 @@ pub struct SchemaOptions {
 
 /// The schema's roots, limits and extensions, without any data (public for the fuzz
 /// harness, which validates requests against exactly this schema).
-pub fn builder(options: &SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+pub fn builder(
+    options: &SchemaOptions,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let limits = &options.limits;
     let builder = Schema::build(
         QueryRoot::default(),
