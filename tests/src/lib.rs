@@ -30,6 +30,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod fuzz;
+
 /// Token of `vera`, role viewer.
 pub const VIEWER_TOKEN: &str = "test-viewer-secret";
 /// Token of `rita`, role responder (which also grants viewer).

@@ -62,8 +62,11 @@ pub struct SchemaOptions {
     pub limits: Limits,
 }
 
-/// The schema's roots, limits and extensions, without any data.
-fn builder(options: &SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+/// The schema's roots, limits and extensions, without any data (public for the fuzz
+/// harness, which validates requests against exactly this schema).
+pub fn builder(
+    options: &SchemaOptions,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let limits = &options.limits;
     let builder = Schema::build(
         QueryRoot::default(),
