@@ -109,6 +109,18 @@ async fn five_thousand_aliases_are_refused_with_limit() {
 }
 
 #[tokio::test]
+async fn one_query_holds_at_most_one_log_verification() {
+    let app = spawn_app().await;
+    let one = "{ verifyLog { eventsVerified } }";
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), one, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let two = "{ a: verifyLog { eventsVerified } b: verifyLog { eventsVerified } }";
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), two, json!({})).await;
+    assert_eq!(error_code(&body), Some("LIMIT"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
+
+#[tokio::test]
 async fn batch_of_a_thousand_operations_is_refused_with_limit() {
     let app = spawn_app().await;
     let rss = rss_kib();

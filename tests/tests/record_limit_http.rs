@@ -12,7 +12,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn the_largest_note_the_edge_accepts_fits_the_stores_record_cap_and_more_is_refused() {
-    assert!(MAX_COMMAND_TEXT_BYTES + 1024 <= MAX_RECORD_BYTES);
+    const { assert!(MAX_COMMAND_TEXT_BYTES + 1024 <= MAX_RECORD_BYTES) };
     let app = spawn_app().await;
     let (_, body) = app
         .graphql(

@@ -15,6 +15,10 @@ use futures::{Stream, StreamExt};
 use opsledger_domain::{Role, Timestamp};
 use opsledger_storage::{RecordedEvent, VerifyReport};
 
+/// The one log verification a server runs at a time (a walk of the whole log:
+/// unbounded aliases of `verifyLog` kept both cores busy past the request timeout).
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// One event of the log, by its envelope.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(name = "LogEvent")]
@@ -142,8 +146,18 @@ impl LogQuery {
     }
 
     /// Walks the whole log and checks positions and the hash chain (role viewer).
+    /// One verification runs at a time per server: another request for one while it
+    /// runs is refused with `LIMIT`, and it weighs 600 of a query's complexity
+    /// budget, so one query holds at most one `verifyLog`.
+    #[graphql(complexity = 600)]
     async fn verify_log(&self, ctx: &Context<'_>) -> async_graphql::Result<LogVerificationObject> {
         require_role(ctx, Role::Viewer)?;
+        let Ok(_running) = VERIFYING.try_acquire() else {
+            return Err(ApiError::limit(
+                "one log verification runs at a time on this server, and one is running: retry when it has finished",
+            )
+            .into());
+        };
         let report = store(ctx)?.verify().await.map_err(ApiError::internal)?;
         Ok(report.into())
     }
