@@ -395,6 +395,26 @@ async fn a_retired_service_is_reported_for_the_windows_it_existed_in() {
 }
 
 #[tokio::test]
+async fn availability_is_measured_up_to_now_never_over_the_future() {
+    let app = spawn_app().await;
+    let mut seed = Seed::new(&app);
+    let api = seed.service(1, "api", "core", 0).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // A window that ends a month from now: only its past day is measured.
+    let k = totals(&app, now - DAY, now + 30 * DAY, json!({})).await;
+    let measured = k["availability"][0]["measuredSeconds"].as_f64().unwrap();
+    assert_eq!(k["availability"][0]["serviceId"], api.to_string());
+    assert!(measured > 0.0 && measured < 2.0 * 86_400.0, "{k}");
+    // A window entirely in the future measures nothing: no service is reported.
+    let future = totals(&app, now + DAY, now + 2 * DAY, json!({})).await;
+    assert_eq!(future["availability"], json!([]));
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_reopen_does_not_turn_an_ack_sla_met_by_resolution_into_a_breach() {
     let app = spawn_app().await;
     let mut seed = Seed::new(&app);

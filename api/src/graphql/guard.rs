@@ -22,7 +22,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::graphql::nesting::{check_nesting, check_variables_nesting, TooDeep};
 use crate::limits::Limits;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{BaseType, ExecutableDocument, Selection, SelectionSet, Type};
 use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -72,6 +72,41 @@ fn refusal(code: ErrorCode, message: String, at: Option<Pos>) -> ServerError {
         .get_or_insert_with(Default::default)
         .set("code", code.as_str());
     error
+}
+
+/// The type name under a variable type's lists and non-null markers.
+fn base_type_name(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(inner) => base_type_name(inner),
+    }
+}
+
+/// A `VALIDATION` error for the first variable whose type the schema does not define.
+///
+/// Checked before async-graphql's validation: its default-value rule panics ("Type `X`
+/// not defined") on a variable of an unknown type with a list default value, e.g.
+/// `query ($v: [[Int1]!] = [[0]]) { logHead }` (found by the `graphql_request` fuzz
+/// target against async-graphql 7.2.1).
+fn unknown_variable_type(
+    doc: &ExecutableDocument,
+    defined: impl Fn(&str) -> bool,
+) -> Option<ServerError> {
+    doc.operations.iter().find_map(|(_, operation)| {
+        operation.node.variable_definitions.iter().find_map(|var| {
+            let name = base_type_name(&var.node.var_type.node);
+            (!defined(name)).then(|| {
+                refusal(
+                    ErrorCode::Validation,
+                    format!(
+                        "unknown type `{name}` of variable `${}`",
+                        var.node.name.node
+                    ),
+                    Some(var.pos),
+                )
+            })
+        })
+    })
 }
 
 fn too_deep(err: TooDeep) -> ServerError {
@@ -191,6 +226,11 @@ impl Extension for GuardExtension {
         check_nesting(query, self.policy.nesting).map_err(too_deep)?;
         check_variables_nesting(variables, self.policy.nesting).map_err(too_deep)?;
         let doc = next.run(ctx, query, variables).await?;
+        if let Some(err) = unknown_variable_type(&doc, |name| {
+            ctx.schema_env.registry.types.contains_key(name)
+        }) {
+            return Err(err);
+        }
         let roots = RootFields::of(&doc);
         if roots.introspection && !self.policy.dev {
             return Err(refusal(
@@ -219,6 +259,18 @@ impl Extension for GuardExtension {
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
+
+    #[test]
+    fn a_variable_of_an_unknown_type_is_refused_before_validation() {
+        let doc =
+            parse_query("query ($v: [[Int1]!] = [[0, ],2 [3]], $s: Stping = \"x\") { logHead }")
+                .unwrap();
+        let known = |name: &str| ["Int", "String"].contains(&name);
+        let err = unknown_variable_type(&doc, known).expect("refused");
+        assert_eq!(err.message, "unknown type `Int1` of variable `$v`");
+        let fine = parse_query("query ($v: [[Int]!] = [[0]]) { logHead }").unwrap();
+        assert!(unknown_variable_type(&fine, known).is_none());
+    }
 
     fn roots(query: &str) -> RootFields {
         RootFields::of(&parse_query(query).unwrap())

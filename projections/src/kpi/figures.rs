@@ -159,7 +159,14 @@ impl<'a> Ctx<'a> {
         self.alert_figures(from, to, &mut f);
         self.change_figures(from, to, &mut f);
         self.action_item_figures(to, &mut f);
-        f.availability = availability(self.facts, &self.scope, &self.unions, from, to);
+        // Time after `now` has not happened: it is neither uptime nor downtime.
+        f.availability = availability(
+            self.facts,
+            &self.scope,
+            &self.unions,
+            from,
+            to.min(self.now),
+        );
         f
     }
 
