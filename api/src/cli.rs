@@ -5,6 +5,7 @@
 //! struct and a `match` arm in [`run`] calling a function in its own module.
 
 use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
+use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppService, SystemClock};
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
@@ -180,6 +181,11 @@ pub fn projections_dir(data: &Path) -> PathBuf {
     data.join("projections")
 }
 
+/// Where the workflow policies keep their checkpoint under a data directory.
+pub fn workflows_dir(data: &Path) -> PathBuf {
+    data.join("workflows")
+}
+
 /// Parses the arguments, runs the command and turns failures into one line on stderr.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -296,6 +302,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config,
     )
     .await?;
+    let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
     let (stop_escalation, escalation_stopped) = tokio::sync::watch::channel(false);
     let escalation = spawn_escalation_engine(app, DEFAULT_TICK, escalation_stopped);
     tracing::info!(addr = %server.addr, dev, data = %args.data.display(), "serving");
@@ -309,6 +316,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Err(err) = escalation.await {
         tracing::warn!(error = %err, "the escalation engine ended abnormally");
     }
+    workflows.shutdown().await;
     runner
         .shutdown()
         .await

@@ -276,7 +276,7 @@ impl From<crate::app::AppError> for ApiError {
                 first_operation,
             },
             E::TooLarge { detail } => ApiError::Limit { detail },
-            E::ProjectionLag { .. } => ApiError::Unavailable,
+            E::ProjectionLag { .. } | E::WorkflowLag { .. } => ApiError::Unavailable,
             infra @ (E::Store(_) | E::Projection(_) | E::Decode { .. }) => {
                 ApiError::internal(infra)
             }

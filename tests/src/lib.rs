@@ -9,6 +9,7 @@
 pub mod golden_log;
 
 use futures::{SinkExt, StreamExt};
+use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
@@ -62,6 +63,7 @@ pub struct TestApp {
     /// The server's application service (in-process commands and read models).
     pub app: Arc<AppService>,
     runner: Option<ProjectionRunner<ReadModels>>,
+    workflows: Option<WorkflowRunner>,
     /// An HTTP client.
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -188,6 +190,10 @@ async fn start_server(
         runner.handle(),
         Arc::new(SystemClock),
     ));
+    let workflows = WorkflowRunner::start(
+        app.clone(),
+        Some(opsledger_api::cli::workflows_dir(data_dir.path())),
+    );
     let server = RunningServer::start(
         "127.0.0.1:0".parse().expect("addr"),
         shared,
@@ -203,6 +209,7 @@ async fn start_server(
         store,
         app,
         runner: Some(runner),
+        workflows: Some(workflows),
         client: reqwest::Client::new(),
         server: Some(server),
         data_dir,
@@ -392,6 +399,9 @@ impl TestApp {
     async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
+        }
+        if let Some(workflows) = self.workflows.take() {
+            workflows.shutdown().await;
         }
         if let Some(runner) = self.runner.take() {
             runner.shutdown().await.expect("projection snapshot");

@@ -2,6 +2,7 @@
 //! automatic escalation, alert-group release on resolve and merge.
 
 use opsledger_api::app::escalation::{check_escalations, ESCALATION_ACTOR};
+use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{
     AlertInput, AppCommand, AppService, CommandMeta, CommandOutcome, DeclareInput, ManualClock,
 };
@@ -19,6 +20,7 @@ use std::sync::Arc;
 const T0: i64 = 1_714_564_800_000;
 
 struct Harness {
+    _workflows: WorkflowRunner,
     app: Arc<AppService>,
     clock: Arc<ManualClock>,
     store: Arc<dyn EventStore>,
@@ -46,8 +48,10 @@ async fn harness() -> Harness {
         runner.handle(),
         clock.clone(),
     ));
+    let workflows = WorkflowRunner::start(app.clone(), None);
     Harness {
         app,
+        _workflows: workflows,
         clock,
         store,
         _runner: runner,

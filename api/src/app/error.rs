@@ -63,6 +63,13 @@ pub enum AppError {
         /// The position written.
         position: u64,
     },
+    /// The workflow policies did not complete the command's follow-ups in time
+    /// (the command is durable; the policies complete it, also after a restart).
+    #[error("the workflow policies did not pass position {position} in time")]
+    WorkflowLag {
+        /// The position the follow-ups wait on.
+        position: u64,
+    },
     /// The event store failed (infrastructure).
     #[error("event store: {0}")]
     Store(#[source] StoreError),
@@ -188,6 +195,10 @@ mod tests {
         );
         assert_eq!(
             code(AppError::ProjectionLag { position: 9 }),
+            ErrorCode::Unavailable
+        );
+        assert_eq!(
+            code(AppError::WorkflowLag { position: 9 }),
             ErrorCode::Unavailable
         );
         let io = StoreError::WritesStopped {

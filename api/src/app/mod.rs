@@ -6,11 +6,13 @@
 
 pub mod clock;
 pub mod command;
+pub mod crash_point;
 pub mod error;
 pub mod escalation;
 mod execute;
 pub mod request;
 pub mod stream;
+pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, DeclareInput};
@@ -53,14 +55,11 @@ pub struct AppService {
     clock: Arc<dyn Clock>,
     metrics: OnceLock<Arc<Metrics>>,
     wait_timeout: Duration,
+    workflows: workflow::WorkflowProgress,
 }
 
 /// One decided-and-appended command on one stream.
 struct Decided<A: Aggregate> {
-    /// The state before the command.
-    before: A,
-    /// The command as last decided.
-    command: A::Command,
     /// The events written (empty for a no-op).
     events: Vec<A::Event>,
     /// The append, `None` for a no-op.
@@ -82,6 +81,39 @@ impl AppService {
             clock,
             metrics: OnceLock::new(),
             wait_timeout: Duration::from_secs(10),
+            workflows: workflow::WorkflowProgress::default(),
+        }
+    }
+
+    /// How far this process's workflow policies got.
+    pub fn workflow_progress(&self) -> &workflow::WorkflowProgress {
+        &self.workflows
+    }
+
+    pub(crate) fn workflows_start_at(&self, next: u64) {
+        self.workflows.start_at(next);
+    }
+
+    pub(crate) fn workflows_passed(&self, next: u64) {
+        self.workflows.passed(next);
+    }
+
+    pub(crate) fn workflow_failed(&self, for_good: bool) {
+        self.workflows.failed(for_good);
+    }
+
+    /// Waits (bounded) until the workflow policies reacted to `position`.
+    pub async fn wait_workflows(&self, position: u64) -> Result<(), AppError> {
+        if !self.workflows.running() {
+            tracing::error!("a command waits for the workflow policies, but none run in this process (start a WorkflowRunner)");
+            return Err(AppError::WorkflowLag { position });
+        }
+        let mut next = self.workflows.subscribe();
+        let reached =
+            tokio::time::timeout(self.wait_timeout, next.wait_for(|n| *n > position)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(AppError::WorkflowLag { position }),
         }
     }
 
@@ -157,23 +189,6 @@ impl AppService {
         }
     }
 
-    /// Waits (bounded) until the read models know `incident`: an alert attached to an
-    /// incident whose declaration another writer is still appending.
-    pub async fn wait_for_incident(&self, incident: IncidentId) {
-        let mut positions = self.projections.position_receiver();
-        let deadline = tokio::time::Instant::now() + self.wait_timeout;
-        while self
-            .projections
-            .read(|m| m.incidents.get(incident).is_none())
-        {
-            let changed = tokio::time::timeout_at(deadline, positions.changed()).await;
-            if !matches!(changed, Ok(Ok(()))) {
-                tracing::warn!(%incident, "the incident of an alert group is not declared yet");
-                return;
-            }
-        }
-    }
-
     /// The outcome of a command whose key was used before: the first outcome if it was
     /// the same request (`command_id`'s request tag), else the key was reused.
     async fn replayed(
@@ -216,7 +231,7 @@ impl AppService {
             replayed: true,
             incident: None,
         };
-        execute::complete_replay(self, command_id, &appended, &mut outcome).await?;
+        execute::complete_replay(self, &appended, &mut outcome).await?;
         self.wait_for(outcome.position).await?;
         Ok(outcome)
     }

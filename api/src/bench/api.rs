@@ -9,6 +9,7 @@
 //!   subscriber receives its next message is measured (p50/p99/max), plus
 //!   RSS delta / N (client and server both live in this process).
 
+use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppService, SystemClock};
 use crate::auth::{Principal, TokenTable};
 use crate::server::{Readiness, RunningServer, ServerConfig};
@@ -196,6 +197,7 @@ impl fmt::Display for ApiBenchReport {
 
 /// The in-process server and a client for it.
 struct Target {
+    workflows: WorkflowRunner,
     addr: SocketAddr,
     client: reqwest::Client,
     service: String,
@@ -267,6 +269,7 @@ impl Target {
             runner.handle(),
             Arc::new(SystemClock),
         ));
+        let workflows = WorkflowRunner::start(app.clone(), None);
         let mut tokens = TokenTable::new();
         tokens
             .insert(TOKEN, Principal::new("bench", vec![Role::Admin]))
@@ -288,6 +291,7 @@ impl Target {
             service: String::new(),
             server,
             runner,
+            workflows,
             store,
             _dir: dir,
         };
@@ -370,6 +374,7 @@ impl Target {
 
     async fn stop(self) {
         let _ = self.server.shutdown().await;
+        self.workflows.shutdown().await;
         let _ = self.runner.shutdown().await;
         let _ = opsledger_storage::EventStore::flush_and_stop(self.store.as_ref()).await;
     }

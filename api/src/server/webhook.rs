@@ -428,7 +428,7 @@ async fn group_result(state: &AppState, out: &crate::app::CommandOutcome) -> &'s
         .unwrap_or_default();
     if events
         .iter()
-        .any(|e| e.type_name == "IncidentOpenedForGroup")
+        .any(|e| e.type_name.starts_with("IncidentOpenedForGroup"))
     {
         "opened"
     } else if events.iter().any(|e| e.type_name == "AlertAttached") {
