@@ -293,6 +293,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         handle.clone(),
         Arc::new(SystemClock),
     ));
+    // The policies run before the server takes requests: a command waits for them.
+    let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
     let server = RunningServer::start(
         args.listen,
         store.clone(),
@@ -302,7 +304,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config,
     )
     .await?;
-    let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
     let (stop_escalation, escalation_stopped) = tokio::sync::watch::channel(false);
     let escalation = spawn_escalation_engine(app, DEFAULT_TICK, escalation_stopped);
     tracing::info!(addr = %server.addr, dev, data = %args.data.display(), "serving");

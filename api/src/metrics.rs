@@ -116,6 +116,9 @@ pub struct Metrics {
     store_fsyncs: IntCounter,
     store_fsync_seconds: Counter,
     store_flush_seconds: Counter,
+    workflow_lag: IntGauge,
+    workflow_refused: IntCounter,
+    workflow_retries: IntCounter,
     /// Serialises [`Metrics::set_store`] (counters advance to a total, never twice).
     store_update: Mutex<()>,
 }
@@ -233,6 +236,18 @@ impl Metrics {
             "opsledger_store_flush_seconds_total",
             "Time spent in sled's flush since the store opened",
         )?;
+        let workflow_lag = IntGauge::new(
+            "opsledger_workflow_lag_events",
+            "Events in the log the workflow policies have not reacted to yet",
+        )?;
+        let workflow_refused = IntCounter::new(
+            "opsledger_workflow_follow_ups_failed_total",
+            "Workflow follow-ups refused for good since start (each is logged at error level with its trigger)",
+        )?;
+        let workflow_retries = IntCounter::new(
+            "opsledger_workflow_follow_up_retries_total",
+            "Workflow follow-ups retried after an infrastructure failure since start",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("opsledger_build_info", "Always 1; labels name the build"),
             &["version"],
@@ -253,6 +268,9 @@ impl Metrics {
             Box::new(store_fsyncs.clone()),
             Box::new(store_fsync_seconds.clone()),
             Box::new(store_flush_seconds.clone()),
+            Box::new(workflow_lag.clone()),
+            Box::new(workflow_refused.clone()),
+            Box::new(workflow_retries.clone()),
             Box::new(build_info),
             Box::new(crate::process_metrics::ProcessCollector::new()?),
         ] {
@@ -298,6 +316,9 @@ impl Metrics {
             alerts_unrouted,
             alerts_rerouted,
             webhook_requests,
+            workflow_lag,
+            workflow_refused,
+            workflow_retries,
             ws_subscriptions_started,
             store_size,
             store_fsyncs,
@@ -418,6 +439,21 @@ impl Metrics {
     pub fn set_positions(&self, log_len: u64, projection_lag: u64) {
         self.log_position.set(clamp_i64(log_len));
         self.projection_lag.set(clamp_i64(projection_lag));
+    }
+
+    /// Sets the workflow policies' lag and failure totals (called before rendering).
+    pub fn set_workflows(&self, lag: u64, refused: u64, retries: u64) {
+        self.workflow_lag.set(clamp_i64(lag));
+        let _serial = self
+            .store_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (counter, total) in [
+            (&self.workflow_refused, refused),
+            (&self.workflow_retries, retries),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// Tracks one open WebSocket connection until the guard drops.

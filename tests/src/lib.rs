@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod golden_log;
+pub mod server_process;
 
 use futures::{SinkExt, StreamExt};
 use opsledger_api::app::workflow::WorkflowRunner;
