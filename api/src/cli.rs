@@ -171,20 +171,7 @@ pub struct BenchStorageArgs {
     pub json: bool,
 }
 
-/// The directory of the event log inside a data directory.
-pub fn log_dir(data: &Path) -> PathBuf {
-    data.join("log")
-}
-
-/// The directory of projection snapshots inside a data directory.
-pub fn projections_dir(data: &Path) -> PathBuf {
-    data.join("projections")
-}
-
-/// Where the workflow policies keep their checkpoint under a data directory.
-pub fn workflows_dir(data: &Path) -> PathBuf {
-    data.join("workflows")
-}
+pub use crate::data_dir::{log_dir, projections_dir, workflows_dir};
 
 /// Parses the arguments, runs the command and turns failures into one line on stderr.
 pub fn main() -> ExitCode {

@@ -2,7 +2,6 @@
 //! several servers can run in one test process), rendered by `GET /metrics`.
 
 use crate::error::ErrorCode;
-use crate::server::alert_routing::MisrouteReason;
 use opsledger_storage::SledEventStore;
 use prometheus::{
     Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
@@ -282,10 +281,6 @@ impl Metrics {
         for result in INGEST_RESULTS {
             alerts_ingested.with_label_values(&[result]);
         }
-        for reason in MisrouteReason::ALL {
-            alerts_unrouted.with_label_values(&[reason.as_str()]);
-            alerts_rerouted.with_label_values(&[reason.as_str()]);
-        }
         registry.register(Box::new(ws_slow_consumers.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(graphql_errors.clone()))?;
@@ -375,18 +370,22 @@ impl Metrics {
         self.alerts_ingested.with_label_values(&[result]).inc();
     }
 
-    /// Counts one alert refused as unrouted.
-    pub fn alert_unrouted(&self, reason: MisrouteReason) {
-        self.alerts_unrouted
-            .with_label_values(&[reason.as_str()])
-            .inc();
+    /// Shows every reason an alert can be misrouted (at 0), so dashboards see the full set.
+    pub fn declare_misroute_reasons(&self, reasons: &[&str]) {
+        for reason in reasons {
+            self.alerts_unrouted.with_label_values(&[reason]);
+            self.alerts_rerouted.with_label_values(&[reason]);
+        }
     }
 
-    /// Counts one alert routed to the default alert service.
-    pub fn alert_rerouted(&self, reason: MisrouteReason) {
-        self.alerts_rerouted
-            .with_label_values(&[reason.as_str()])
-            .inc();
+    /// Counts one alert refused as unrouted, by why (`MisrouteReason::as_str`).
+    pub fn alert_unrouted(&self, reason: &str) {
+        self.alerts_unrouted.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts one alert routed to the default alert service, by why its label could not route it.
+    pub fn alert_rerouted(&self, reason: &str) {
+        self.alerts_rerouted.with_label_values(&[reason]).inc();
     }
 
     /// Counts one webhook request answered with HTTP `status`.
@@ -428,11 +427,6 @@ impl Metrics {
     /// Counts one GraphQL error with `code` (the wire string).
     pub fn graphql_error(&self, code: &str) {
         self.graphql_errors.with_label_values(&[code]).inc();
-    }
-
-    /// Records the latency of one append (called by the application service).
-    pub fn observe_append(&self, latency: Duration) {
-        self.append_latency.observe(latency.as_secs_f64());
     }
 
     /// Sets the log head and the projection lag (called before rendering).
@@ -484,12 +478,7 @@ impl Metrics {
 pub const INGEST_RESULTS: [&str; 4] = ["opened", "attached", "recorded", "duplicate"];
 
 /// Moves `counter` up to `total` (a total kept elsewhere; never down).
-pub(crate) fn advance(counter: &Counter, total: f64) {
-    let delta = total - counter.get();
-    if delta > 0.0 {
-        counter.inc_by(delta);
-    }
-}
+pub(crate) use crate::process_metrics::advance;
 
 fn clamp_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -522,6 +511,7 @@ mod tests {
         m.graphql_error("LIMIT");
         let guard = m.ws_connection();
         m.set_positions(42, 3);
+        m.declare_misroute_reasons(&["unknown_service"]);
         let text = m.render().unwrap();
         assert!(text.contains("opsledger_graphql_http_requests_total 1"));
         assert!(text.contains("opsledger_graphql_errors_total{code=\"LIMIT\"} 1"));
@@ -562,5 +552,12 @@ mod operation_name_tests {
         assert!(names.contains(ANONYMOUS_OPERATION));
         assert!(names.contains("Op0"));
         assert!(!names.contains("Op100"));
+    }
+}
+
+impl crate::app::AppendObserver for Metrics {
+    /// Records the latency of one append (called by the application service).
+    fn observe_append(&self, latency: Duration) {
+        self.append_latency.observe(latency.as_secs_f64());
     }
 }

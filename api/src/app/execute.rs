@@ -3,7 +3,7 @@
 use super::stream::{append, load, AppendMeta, Loaded};
 use super::workflow;
 use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided, MAX_ATTEMPTS};
-use crate::auth::Principal;
+use crate::app::Principal;
 use opsledger_domain::alert::{
     Alert, AlertGroupCommand, AlertGroupEvent, AlertGroupKey, AlertGroupState, IngestAlert,
 };

@@ -10,6 +10,7 @@ pub mod crash_point;
 pub mod error;
 pub mod escalation;
 mod execute;
+pub mod principal;
 pub mod request;
 pub mod stream;
 pub mod workflow;
@@ -19,14 +20,15 @@ pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, Decla
 pub use error::AppError;
 pub use request::RequestFingerprint;
 
-use crate::auth::Principal;
-use crate::metrics::Metrics;
-use crate::SharedStore;
 use opsledger_domain::{Aggregate, IncidentId};
 use opsledger_projections::{ProjectionHandle, ReadModels};
 use opsledger_storage::{AppendOutcome, Ulid};
+pub use principal::Principal;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// The event store the application appends to and reads from.
+pub type SharedStore = std::sync::Arc<dyn opsledger_storage::EventStore>;
 
 /// How many times a command is re-decided after losing a race on its stream.
 pub const MAX_ATTEMPTS: u32 = 64;
@@ -48,12 +50,19 @@ pub struct CommandOutcome {
     pub incident: Option<IncidentId>,
 }
 
+/// Where the application reports how long its appends take (the server's
+/// metrics implement it; the core names no metrics library).
+pub trait AppendObserver: Send + Sync {
+    /// One append took `latency`.
+    fn observe_append(&self, latency: Duration);
+}
+
 /// The application service (cheap to share behind an `Arc`).
 pub struct AppService {
     store: SharedStore,
     projections: ProjectionHandle<ReadModels>,
     clock: Arc<dyn Clock>,
-    metrics: OnceLock<Arc<Metrics>>,
+    metrics: OnceLock<Arc<dyn AppendObserver>>,
     wait_timeout: Duration,
     workflows: workflow::WorkflowProgress,
 }
@@ -118,7 +127,7 @@ impl AppService {
     }
 
     /// Records append latencies into `metrics` (first call wins).
-    pub fn attach_metrics(&self, metrics: Arc<Metrics>) {
+    pub fn attach_metrics(&self, metrics: Arc<dyn AppendObserver>) {
         let _ = self.metrics.set(metrics);
     }
 

@@ -20,7 +20,7 @@ use super::progress;
 use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppError, AppService, CommandMeta, ManualClock};
 use crate::auth::Principal;
-use crate::cli::{log_dir, projections_dir};
+use crate::data_dir::{log_dir, projections_dir};
 use crate::SharedStore;
 
 /// Options of `demo`.

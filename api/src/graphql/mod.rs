@@ -14,6 +14,7 @@ pub mod codes;
 pub mod domain;
 pub mod guard;
 pub mod log;
+pub mod log_event;
 pub mod nesting;
 pub mod request_fingerprint;
 pub mod scalars;

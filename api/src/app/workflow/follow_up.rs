@@ -6,8 +6,8 @@ use super::rules::{follow_up_id, FollowUpKind, Trigger};
 use crate::app::crash_point;
 use crate::app::execute::{decide, incident_service_facts, Existing};
 use crate::app::stream::{load, Loaded};
+use crate::app::Principal;
 use crate::app::{AppError, AppService, CommandMeta};
-use crate::auth::Principal;
 use opsledger_domain::alert::{
     declaration_for, AlertGroupCommand, AlertGroupEvent, AlertGroupState, ReleaseGroup,
 };
@@ -75,14 +75,19 @@ async fn done(app: &AppService, command_id: &str) -> Result<bool, AppError> {
     Ok(app.store().command_outcome(command_id).await?.is_some())
 }
 
+/// One follow-up of one trigger: what caused it, what it is, its derived id.
+struct FollowUp<'a> {
+    record: &'a RecordedEvent,
+    trigger: &'a Trigger,
+    kind: FollowUpKind,
+    command_id: &'a str,
+}
+
 /// Appends one follow-up with `decide`, between its crash points; a follow-up
 /// someone else appended first (the same derived id) counts as done.
 async fn append_follow_up<A: Aggregate>(
     app: &AppService,
-    record: &RecordedEvent,
-    trigger: &Trigger,
-    kind: FollowUpKind,
-    command_id: &str,
+    follow_up: FollowUp<'_>,
     stream: &str,
     existing: Existing,
     command: A::Command,
@@ -90,6 +95,12 @@ async fn append_follow_up<A: Aggregate>(
 where
     A::Command: Clone,
 {
+    let FollowUp {
+        record,
+        trigger,
+        kind,
+        command_id,
+    } = follow_up;
     crash_point::reach(&format!("workflow.before_follow_up:{}", kind.as_str()));
     let decided = decide::<A>(
         app,
@@ -134,10 +145,12 @@ async fn declare(
     let declaration = declaration_for(&alert, incident, impact.unwrap_or(SCHEMA_1_IMPACT), facts);
     let outcome = append_follow_up::<IncidentState>(
         app,
-        record,
-        trigger,
-        FollowUpKind::Declare,
-        &command_id,
+        FollowUp {
+            record,
+            trigger,
+            kind: FollowUpKind::Declare,
+            command_id: &command_id,
+        },
         &stream,
         Existing::Creates,
         IncidentCommand::Declare(declaration),
@@ -201,10 +214,12 @@ async fn release(
         }
         let released = append_follow_up::<AlertGroupState>(
             app,
-            record,
-            trigger,
-            FollowUpKind::Release,
-            &command_id,
+            FollowUp {
+                record,
+                trigger,
+                kind: FollowUpKind::Release,
+                command_id: &command_id,
+            },
             &stream,
             Existing::Required("alert group"),
             AlertGroupCommand::Release(ReleaseGroup {
@@ -242,10 +257,12 @@ async fn mark_merged(
     }
     let merged = append_follow_up::<IncidentState>(
         app,
-        record,
-        trigger,
-        FollowUpKind::Merge,
-        &merge_id,
+        FollowUp {
+            record,
+            trigger,
+            kind: FollowUpKind::Merge,
+            command_id: &merge_id,
+        },
         &duplicate.stream_id(),
         Existing::Required("incident"),
         IncidentCommand::MergeInto { target },
@@ -259,10 +276,12 @@ async fn mark_merged(
     tracing::warn!(%target, %duplicate, reason = %refusal, "the duplicate refused its merge: undoing the target's record");
     let undone = append_follow_up::<IncidentState>(
         app,
-        record,
-        trigger,
-        FollowUpKind::Unmerge,
-        &unmerge_id,
+        FollowUp {
+            record,
+            trigger,
+            kind: FollowUpKind::Unmerge,
+            command_id: &unmerge_id,
+        },
         &target.stream_id(),
         Existing::Required("incident"),
         IncidentCommand::UndoDuplicateMerge {
