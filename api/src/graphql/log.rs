@@ -5,8 +5,8 @@
 
 use crate::auth::require_role;
 use crate::error::ApiError;
-use crate::graphql::domain::audit::{audit_page, AuditArgs};
 use crate::graphql::scalars::DateTime;
+use crate::graphql::schema::audit::{audit_page, AuditArgs};
 use crate::limits::clamp_page;
 use crate::SharedStore;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
