@@ -204,10 +204,12 @@ pub struct ApiBenchReport {
 impl fmt::Display for ApiBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = &self.api;
-        writeln!(
-            f,
-            "mutations (op = declare + acknowledge + resolve, over HTTP):"
-        )?;
+        if !a.mutation_levels.is_empty() {
+            writeln!(
+                f,
+                "mutations (op = declare + acknowledge + resolve, over HTTP):"
+            )?;
+        }
         for l in &a.mutation_levels {
             writeln!(
                 f,
@@ -215,7 +217,9 @@ impl fmt::Display for ApiBenchReport {
                 l.clients, l.mutations_per_sec, l.latency.p50_ms, l.latency.p99_ms, l.latency.max_ms, l.ops
             )?;
         }
-        writeln!(f, "fan-out (mutation -> delivery at every subscriber):")?;
+        if !a.fanouts.is_empty() {
+            writeln!(f, "fan-out (mutation -> delivery at every subscriber):")?;
+        }
         for x in &a.fanouts {
             writeln!(
                 f,
