@@ -236,9 +236,9 @@ impl fmt::Display for ApiBenchReport {
             for l in &a.streams.lengths {
                 writeln!(
                     f,
-                    "  {:>7} events ({:>3} streams): cache p50 {:>8.2} ms  p99 {:>8.2} ms | no cache p50 {:>8.2} ms  p99 {:>8.2} ms | cold p50 {:>8.2} ms  ({} samples each)",
+                    "  {:>7} events ({:>3} streams): cache p50 {:>8.2} ms  p99 {:>8.2} ms | no cache p50 {:>8.2} ms  p99 {:>8.2} ms | cold p50 {:>8.2} ms  ({} samples each, {} cache misses)",
                     l.events, l.streams, l.cached.p50_ms, l.cached.p99_ms, l.uncached.p50_ms,
-                    l.uncached.p99_ms, l.cold.p50_ms, l.cached.count
+                    l.uncached.p99_ms, l.cold.p50_ms, l.cached.count, l.cached_misses
                 )?;
             }
             writeln!(
@@ -257,6 +257,8 @@ struct Target {
     client: reqwest::Client,
     service: String,
     server: RunningServer,
+    /// The server's application service (its aggregate cache's figures).
+    app: Arc<AppService>,
     runner: ProjectionRunner<ReadModels>,
     store: Arc<SledEventStore>,
     _dir: tempfile::TempDir,
@@ -345,7 +347,7 @@ impl Target {
         let server = RunningServer::start(
             loopback,
             shared,
-            app,
+            app.clone(),
             Arc::new(tokens),
             Readiness::with_projections(runner.handle().position_receiver()),
             ServerConfig::default(),
@@ -357,6 +359,7 @@ impl Target {
             client: reqwest::Client::new(),
             service: String::new(),
             server,
+            app,
             runner,
             store,
             _dir: dir,
@@ -738,10 +741,13 @@ mod tests {
             .streams
             .lengths
             .iter()
-            .map(|l| (l.events, l.cached.count, l.uncached.count, l.cold.count))
+            .map(|l| {
+                let counts = (l.cached.count, l.uncached.count, l.cold.count);
+                (l.events, counts, l.cached_misses)
+            })
             .collect();
         // 3 events: 20 * 3 samples over 3-event streams is 20 streams, each warmed up once.
-        assert_eq!(lengths, vec![(3, 3, 3, 20), (600, 3, 3, 1)]);
+        assert_eq!(lengths, vec![(3, (3, 3, 20), 0), (600, (3, 3, 1), 0)]);
         let json = serde_json::to_value(&report).expect("json");
         assert!(json["api"]["streams"]["cached_p50_ratio"].is_number());
         assert!(json["api"]["mutation_p99_ms"].is_number());

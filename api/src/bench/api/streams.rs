@@ -44,6 +44,9 @@ pub struct StreamLength {
     pub uncached: Latency,
     /// The cached server's first command on each stream (folds the whole stream once).
     pub cold: Latency,
+    /// Loads of the cached server that found no remembered state during the measured
+    /// samples (0: every measured command folded only its stream's tail).
+    pub cached_misses: u64,
 }
 
 /// Every stream length, and the longest against the shortest.
@@ -150,6 +153,7 @@ async fn one_length(
         cold.push(note(target, target.addr, id).await?);
         note(target, uncached, id).await?;
     }
+    let misses_before = target.app.aggregate_cache().stats().misses;
     let mut with = Vec::with_capacity(samples);
     let mut without = Vec::with_capacity(samples);
     for i in 0..samples {
@@ -162,12 +166,14 @@ async fn one_length(
             with.push(note(target, target.addr, id).await?);
         }
     }
+    let cached_misses = target.app.aggregate_cache().stats().misses - misses_before;
     Ok(StreamLength {
         events,
         streams: streams.len(),
         cached: Latency::of(with),
         uncached: Latency::of(without),
         cold: Latency::of(cold),
+        cached_misses,
     })
 }
 
