@@ -6,7 +6,7 @@
 
 use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
 use crate::app::workflow::WorkflowRunner;
-use crate::app::{AppService, SystemClock};
+use crate::app::{AppService, CacheBounds, SystemClock};
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
 use crate::server::alert_routing::{AlertRouting, DEFAULT_ALERT_SERVICE_ENV};
@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// `service` label; without it such alerts are refused as unrouted (and counted).
     #[arg(long, env = DEFAULT_ALERT_SERVICE_ENV)]
     pub default_alert_service: Option<String>,
+    /// Streams whose folded aggregate the service keeps in memory (least recently used
+    /// go first; also bounded to 64 MiB of estimated state); 0: every command folds its
+    /// whole stream.
+    #[arg(long, env = "OPSLEDGER_AGGREGATE_CACHE_ENTRIES", default_value_t = CacheBounds::DEFAULT_MAX_ENTRIES)]
+    pub aggregate_cache_entries: usize,
 }
 
 /// How logs are written.
@@ -144,6 +149,15 @@ pub struct BenchApiArgs {
     /// Ops (declare + acknowledge + resolve) per concurrency level at most.
     #[arg(long, default_value_t = 2000)]
     pub ops: usize,
+    /// Run only this part (default: every part).
+    #[arg(long, value_enum)]
+    pub only: Option<crate::bench::api::ApiBenchSection>,
+    /// Events per incident stream of the stream-length part (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,1000,10000,100000")]
+    pub stream_lengths: Vec<u64>,
+    /// Measured `addIncidentNote` calls per stream length, with and without the cache each.
+    #[arg(long, default_value_t = 100)]
+    pub stream_samples: usize,
     /// Print the report as JSON (`{"api": {...}}`).
     #[arg(long)]
     pub json: bool,
@@ -275,11 +289,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo {
         crate::cli_tools::demo::serve_demo(&store, &handle, &mut tokens).await?;
     }
-    let app = Arc::new(AppService::new(
-        store.clone(),
-        handle.clone(),
-        Arc::new(SystemClock),
-    ));
+    let app = Arc::new(
+        AppService::new(store.clone(), handle.clone(), Arc::new(SystemClock))
+            .with_aggregate_cache(CacheBounds::entries(args.aggregate_cache_entries)),
+    );
     // The policies run before the server takes requests: a command waits for them.
     let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
     let server = RunningServer::start(
@@ -441,8 +454,11 @@ async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCod
 
 async fn bench_api(args: BenchApiArgs) -> anyhow::Result<ExitCode> {
     let options = crate::bench::api::ApiBenchOptions {
+        only: args.only,
         subscribers: args.subscribers,
         ops_per_level: args.ops,
+        stream_lengths: args.stream_lengths,
+        stream_samples: args.stream_samples,
         ..Default::default()
     };
     let report = crate::bench::api::run_api_bench(options)
@@ -492,5 +508,6 @@ mod tests {
         assert_eq!(args.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
         assert_eq!(args.log_format, LogFormat::Text);
         assert!(!args.dev);
+        assert_eq!(args.aggregate_cache_entries, 10_000);
     }
 }

@@ -93,7 +93,11 @@ impl DomainEvent {
 
 /// The contract every aggregate state implements, so the application
 /// service can load (fold), decide and wrap events generically.
-pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq {
+///
+/// States are plain owned data (`Send + Sync + 'static`, `Clone`): the application
+/// service may keep a folded state and fold only the events after it (its
+/// aggregate cache); nothing here knows about that.
+pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The aggregate's commands.
     type Command;
     /// The aggregate's events.

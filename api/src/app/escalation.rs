@@ -2,7 +2,7 @@
 //! unacknowledged incident whose acknowledge deadline passed (CheckEscalation as
 //! a system actor, at the injected clock's time).
 
-use super::stream::{load, Loaded};
+use super::stream::Loaded;
 use super::{AppCommand, AppError, AppService, CommandMeta};
 use crate::app::Principal;
 use opsledger_domain::incident::{IncidentCommand, IncidentState, IncidentStatus};
@@ -35,7 +35,7 @@ pub async fn check_escalations(app: &AppService) -> Result<usize, AppError> {
     let who = escalation_principal();
     let mut escalated = 0;
     for id in triggered {
-        let loaded: Loaded<IncidentState> = load(app.store().as_ref(), &id.stream_id()).await?;
+        let loaded: Loaded<IncidentState> = app.load(&id.stream_id()).await?;
         let Some(deadline) = loaded.state.escalation_deadline() else {
             continue;
         };

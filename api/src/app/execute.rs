@@ -297,7 +297,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let loaded: Loaded<A> = load(app.store.as_ref(), stream_id).await?;
+        let loaded: Loaded<A> = app.load(stream_id).await?;
         if let Existing::Required(what) = existing {
             if loaded.last_version.is_none() {
                 return Err(AppError::not_found(what, stream_id));
@@ -341,11 +341,13 @@ where
         }
         match appended {
             Ok(outcome) => {
+                app.aggregate_cache
+                    .remember_append(stream_id, &loaded, &events, &outcome);
                 return Ok(Decided {
                     events,
                     stream_version: Some(outcome.stream_version),
                     outcome: Some(outcome),
-                })
+                });
             }
             Err(AppError::Conflict { .. })
                 if meta.expected_version.is_none() && attempt < MAX_ATTEMPTS =>

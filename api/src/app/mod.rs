@@ -3,7 +3,11 @@
 //! and the authenticated principal, appends with optimistic concurrency and the
 //! idempotency key, and waits until the read models reach the append
 //! (read-your-writes). Callable in-process without HTTP (fixtures, tests).
+//!
+//! Aggregates are loaded through a bounded LRU of recently used states
+//! ([`cache`]): a command folds only the events after the state it remembers.
 
+pub mod cache;
 pub mod clock;
 pub mod command;
 pub mod crash_point;
@@ -15,6 +19,7 @@ pub mod request;
 pub mod stream;
 pub mod workflow;
 
+pub use cache::{AggregateCache, CacheBounds, CacheStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, DeclareInput};
 pub use error::AppError;
@@ -65,6 +70,7 @@ pub struct AppService {
     metrics: OnceLock<Arc<dyn AppendObserver>>,
     wait_timeout: Duration,
     workflows: workflow::WorkflowProgress,
+    aggregate_cache: AggregateCache,
 }
 
 /// One decided-and-appended command on one stream.
@@ -78,7 +84,8 @@ struct Decided<A: Aggregate> {
 }
 
 impl AppService {
-    /// A service on `store` whose facts come from `projections`, deciding at `clock`'s time.
+    /// A service on `store` whose facts come from `projections`, deciding at `clock`'s
+    /// time, with the default aggregate cache ([`CacheBounds::default`]: 10,000 streams).
     pub fn new(
         store: SharedStore,
         projections: ProjectionHandle<ReadModels>,
@@ -91,6 +98,7 @@ impl AppService {
             metrics: OnceLock::new(),
             wait_timeout: Duration::from_secs(10),
             workflows: workflow::WorkflowProgress::default(),
+            aggregate_cache: AggregateCache::new(CacheBounds::default()),
         }
     }
 
@@ -124,6 +132,24 @@ impl AppService {
             Ok(Ok(_)) => Ok(()),
             _ => Err(AppError::WorkflowLag { position }),
         }
+    }
+
+    /// The service with an empty aggregate cache within `bounds`
+    /// ([`CacheBounds::disabled`]: every command folds its whole stream).
+    pub fn with_aggregate_cache(mut self, bounds: CacheBounds) -> Self {
+        self.aggregate_cache = AggregateCache::new(bounds);
+        self
+    }
+
+    /// The aggregate cache.
+    pub fn aggregate_cache(&self) -> &AggregateCache {
+        &self.aggregate_cache
+    }
+
+    /// Loads the aggregate of `stream_id` through the aggregate cache: the remembered
+    /// state plus the stream's events after it (see [`stream::load_cached`]).
+    pub async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<stream::Loaded<A>, AppError> {
+        stream::load_cached(self.store.as_ref(), &self.aggregate_cache, stream_id).await
     }
 
     /// Records append latencies into `metrics` (first call wins).

@@ -1,10 +1,11 @@
 //! Loading an aggregate from its stream and appending its decided events.
 
+use super::cache::AggregateCache;
 use super::AppError;
 use opsledger_domain::{Aggregate, DomainEvent};
 use opsledger_storage::{
     decode_payload, encode_payload, AppendOutcome, AppendRequest, Direction, EventStore,
-    ExpectedVersion, NewEvent, Ulid,
+    ExpectedVersion, NewEvent, RecordedEvent, Ulid,
 };
 
 /// Events read per page while folding a stream.
@@ -29,38 +30,101 @@ impl<A> Loaded<A> {
     }
 }
 
-/// Folds every event of `stream_id` into `A`.
+/// Folds every event of `stream_id` into `A` (no cache: the whole stream).
 pub async fn load<A: Aggregate>(
     store: &dyn EventStore,
     stream_id: &str,
 ) -> Result<Loaded<A>, AppError> {
-    let mut state = A::default();
-    let mut last_version = None;
-    let mut from = 0;
+    let empty = Loaded {
+        state: A::default(),
+        last_version: None,
+    };
+    Ok(fold_from(store, stream_id, empty, 0).await?.0)
+}
+
+/// Loads `stream_id` through `cache`: from the state it remembers, folding only the
+/// events after it (read from the store, so other writers' appends are seen), or the
+/// whole stream when it remembers none; the result is remembered for the next load.
+///
+/// The remembered state's own last event is read again and must be there: a state is
+/// trusted only while its stream still holds the version it was folded to (else it is
+/// forgotten and the stream folded from the start).
+pub async fn load_cached<A: Aggregate>(
+    store: &dyn EventStore,
+    cache: &AggregateCache,
+    stream_id: &str,
+) -> Result<Loaded<A>, AppError> {
+    if let Some(cached) = cache.get::<A>(stream_id) {
+        let at = cached.last_version.unwrap_or(0);
+        let page = store
+            .read_stream(stream_id, at, Direction::Forward, PAGE)
+            .await?;
+        if page.first().map(|first| first.stream_version) == Some(at) {
+            let (mut loaded, mut folded) = (cached, 0);
+            fold_page(stream_id, &mut loaded, &page[1..], &mut folded)?;
+            match page.last() {
+                Some(last) if page.len() == PAGE => {
+                    let next = last.stream_version + 1;
+                    let (rest, more) = fold_from(store, stream_id, loaded, next).await?;
+                    loaded = rest;
+                    folded += more;
+                }
+                _ => {}
+            }
+            if folded > 0 {
+                cache.put(stream_id, &loaded);
+            }
+            return Ok(loaded);
+        }
+        cache.remove(stream_id);
+    }
+    let loaded = load(store, stream_id).await?;
+    cache.put(stream_id, &loaded);
+    Ok(loaded)
+}
+
+/// Folds the events of `stream_id` from version `from` on into `loaded`; with the
+/// number of events folded.
+async fn fold_from<A: Aggregate>(
+    store: &dyn EventStore,
+    stream_id: &str,
+    mut loaded: Loaded<A>,
+    mut from: u64,
+) -> Result<(Loaded<A>, u64), AppError> {
+    let mut folded = 0;
     loop {
         let page = store
             .read_stream(stream_id, from, Direction::Forward, PAGE)
             .await?;
-        for recorded in &page {
-            let event: DomainEvent =
-                decode_payload(&recorded.payload).map_err(|e| AppError::Decode {
-                    stream_id: stream_id.to_string(),
-                    reason: e.to_string(),
-                })?;
-            if let Some(inner) = A::unwrap(&event) {
-                state = state.evolve(inner);
-            }
-            last_version = Some(recorded.stream_version);
-        }
+        fold_page(stream_id, &mut loaded, &page, &mut folded)?;
         match page.last() {
             Some(last) if page.len() == PAGE => from = last.stream_version + 1,
             _ => break,
         }
     }
-    Ok(Loaded {
-        state,
-        last_version,
-    })
+    Ok((loaded, folded))
+}
+
+/// Decodes and folds `page` (events of `stream_id` in version order) into `loaded`.
+fn fold_page<A: Aggregate>(
+    stream_id: &str,
+    loaded: &mut Loaded<A>,
+    page: &[RecordedEvent],
+    folded: &mut u64,
+) -> Result<(), AppError> {
+    for recorded in page {
+        let event: DomainEvent =
+            decode_payload(&recorded.payload).map_err(|e| AppError::Decode {
+                stream_id: stream_id.to_string(),
+                reason: e.to_string(),
+            })?;
+        if let Some(inner) = A::unwrap(&event) {
+            loaded.state = std::mem::take(&mut loaded.state).evolve(inner);
+        }
+        loaded.last_version = Some(recorded.stream_version);
+        *folded += 1;
+    }
+    Ok(())
 }
 
 /// Everything about one append besides the events.

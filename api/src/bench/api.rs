@@ -8,6 +8,8 @@
 //!   then N to `events`; a mutation is sent and the time until each
 //!   subscriber receives its next message is measured (p50/p99/max), plus
 //!   RSS delta / N (client and server both live in this process).
+//! - Stream length: `addIncidentNote` p50/p99 on incident streams of 10 to 100k
+//!   events, with the aggregate cache and without it, in the same run ([`streams`]).
 
 use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppService, SystemClock};
@@ -36,9 +38,26 @@ const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
 /// WebSocket connections opened at the same time while subscribing.
 const CONNECT_PARALLELISM: usize = 64;
 
+mod streams;
+
+pub use streams::{StreamFigures, StreamLength};
+
+/// One part of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiBenchSection {
+    /// Mutations at each concurrency level.
+    Mutations,
+    /// Subscription fan-out.
+    Fanout,
+    /// Command latency by stream length, with and without the aggregate cache.
+    Streams,
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct ApiBenchOptions {
+    /// Run only this part (`None`: every part).
+    pub only: Option<ApiBenchSection>,
     /// Concurrent clients of each mutation level.
     pub concurrency: Vec<usize>,
     /// Ops (declare + acknowledge + resolve) per level at most.
@@ -49,16 +68,29 @@ pub struct ApiBenchOptions {
     pub subscribers: usize,
     /// Measured mutations per subscription kind.
     pub fanout_rounds: usize,
+    /// Events per incident stream of the stream-length part.
+    pub stream_lengths: Vec<u64>,
+    /// Measured notes per stream length and server (cached, uncached).
+    pub stream_samples: usize,
+}
+
+impl ApiBenchOptions {
+    fn runs(&self, section: ApiBenchSection) -> bool {
+        self.only.is_none_or(|only| only == section)
+    }
 }
 
 impl Default for ApiBenchOptions {
     fn default() -> Self {
         ApiBenchOptions {
+            only: None,
             concurrency: vec![1, 16, 64],
             ops_per_level: 2000,
             level_time: Duration::from_secs(10),
             subscribers: 5000,
             fanout_rounds: 5,
+            stream_lengths: vec![10, 1_000, 10_000, 100_000],
+            stream_samples: 100,
         }
     }
 }
@@ -159,6 +191,8 @@ pub struct ApiFigures {
     pub mutation_levels: Vec<MutationLevel>,
     /// Every fan-out.
     pub fanouts: Vec<Fanout>,
+    /// Command latency by stream length, with and without the aggregate cache.
+    pub streams: StreamFigures,
 }
 
 /// The report (`{"api": {...}}` as JSON).
@@ -171,10 +205,12 @@ pub struct ApiBenchReport {
 impl fmt::Display for ApiBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = &self.api;
-        writeln!(
-            f,
-            "mutations (op = declare + acknowledge + resolve, over HTTP):"
-        )?;
+        if !a.mutation_levels.is_empty() {
+            writeln!(
+                f,
+                "mutations (op = declare + acknowledge + resolve, over HTTP):"
+            )?;
+        }
         for l in &a.mutation_levels {
             writeln!(
                 f,
@@ -182,13 +218,34 @@ impl fmt::Display for ApiBenchReport {
                 l.clients, l.mutations_per_sec, l.latency.p50_ms, l.latency.p99_ms, l.latency.max_ms, l.ops
             )?;
         }
-        writeln!(f, "fan-out (mutation -> delivery at every subscriber):")?;
+        if !a.fanouts.is_empty() {
+            writeln!(f, "fan-out (mutation -> delivery at every subscriber):")?;
+        }
         for x in &a.fanouts {
             writeln!(
                 f,
                 "  {:<11} {:>5} subscribers: p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  missed {}  connect {:.1} s  {:.1} KiB/subscriber",
                 x.subscription, x.subscribers, x.latency.p50_ms, x.latency.p99_ms, x.latency.max_ms,
                 x.missed, x.connect_secs, x.rss_per_subscriber_kib
+            )?;
+        }
+        if !a.streams.lengths.is_empty() {
+            writeln!(
+                f,
+                "addIncidentNote by stream length (over HTTP; cache = aggregate cache, warm):"
+            )?;
+            for l in &a.streams.lengths {
+                writeln!(
+                    f,
+                    "  {:>7} events ({:>3} streams): cache p50 {:>8.2} ms  p99 {:>8.2} ms | no cache p50 {:>8.2} ms  p99 {:>8.2} ms | cold p50 {:>8.2} ms  ({} samples each, {} cache misses)",
+                    l.events, l.streams, l.cached.p50_ms, l.cached.p99_ms, l.uncached.p50_ms,
+                    l.uncached.p99_ms, l.cold.p50_ms, l.cached.count, l.cached_misses
+                )?;
+            }
+            writeln!(
+                f,
+                "  longest / shortest p50: cache {:.2}x, no cache {:.2}x",
+                a.streams.cached_p50_ratio, a.streams.uncached_p50_ratio
             )?;
         }
         write!(f, "open-file limit: {}", a.nofile_limit)
@@ -202,6 +259,8 @@ struct Target {
     client: reqwest::Client,
     service: String,
     server: RunningServer,
+    /// The server's application service (its aggregate cache's figures).
+    app: Arc<AppService>,
     runner: ProjectionRunner<ReadModels>,
     store: Arc<SledEventStore>,
     _dir: tempfile::TempDir,
@@ -212,13 +271,20 @@ pub async fn run_api_bench(options: ApiBenchOptions) -> Result<ApiBenchReport, A
     let nofile_limit = ensure_nofile(2 * options.subscribers as u64 + 512);
     let target = Target::start().await?;
     let mut mutation_levels = Vec::new();
-    for &clients in &options.concurrency {
-        mutation_levels.push(mutation_level(&target, clients, &options).await?);
+    if options.runs(ApiBenchSection::Mutations) {
+        for &clients in &options.concurrency {
+            mutation_levels.push(mutation_level(&target, clients, &options).await?);
+        }
     }
     let status_query = "subscription { statusPage { overall activeIncidents { id status } } }";
     let events_query = "subscription { events(fromPosition: 1000000000) { position } }";
     let mut fanouts = Vec::new();
-    for (name, query) in [("statusPage", status_query), ("events", events_query)] {
+    let fanout_queries = if options.runs(ApiBenchSection::Fanout) {
+        vec![("statusPage", status_query), ("events", events_query)]
+    } else {
+        Vec::new()
+    };
+    for (name, query) in fanout_queries {
         let query = if name == "events" {
             let head = target.store_head() + 1;
             query.replace("1000000000", &head.to_string())
@@ -227,6 +293,11 @@ pub async fn run_api_bench(options: ApiBenchOptions) -> Result<ApiBenchReport, A
         };
         fanouts.push(fanout(&target, name, &query, &options).await?);
     }
+    let streams = if options.runs(ApiBenchSection::Streams) && !options.stream_lengths.is_empty() {
+        streams::stream_lengths(&target, &options.stream_lengths, options.stream_samples).await?
+    } else {
+        StreamFigures::default()
+    };
     target.stop().await;
     let level16 = mutation_levels
         .iter()
@@ -243,6 +314,7 @@ pub async fn run_api_bench(options: ApiBenchOptions) -> Result<ApiBenchReport, A
             nofile_limit,
             mutation_levels,
             fanouts,
+            streams,
         },
     })
 }
@@ -278,7 +350,7 @@ impl Target {
         let server = RunningServer::start(
             loopback,
             shared,
-            app,
+            app.clone(),
             Arc::new(tokens),
             Readiness::with_projections(runner.handle().position_receiver()),
             ServerConfig::default(),
@@ -290,6 +362,7 @@ impl Target {
             client: reqwest::Client::new(),
             service: String::new(),
             server,
+            app,
             runner,
             workflows,
             store,
@@ -313,9 +386,19 @@ impl Target {
 
     /// One GraphQL request; the `data` or a `Request` error naming the error code.
     async fn graphql(&self, query: &str, variables: Value) -> Result<Value, ApiBenchError> {
+        self.graphql_at(self.addr, query, variables).await
+    }
+
+    /// [`Target::graphql`] to the server at `addr`.
+    async fn graphql_at(
+        &self,
+        addr: SocketAddr,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, ApiBenchError> {
         let response = self
             .client
-            .post(format!("http://{}/graphql", self.addr))
+            .post(format!("http://{addr}/graphql"))
             .bearer_auth(TOKEN)
             .json(&json!({"query": query, "variables": variables}))
             .send()
@@ -632,11 +715,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tiny_run_reports_every_op_and_every_delivery() {
         let options = ApiBenchOptions {
+            only: None,
             concurrency: vec![1, 2],
             ops_per_level: 4,
             level_time: Duration::from_secs(30),
             subscribers: 3,
             fanout_rounds: 2,
+            stream_lengths: vec![600, 3],
+            stream_samples: 3,
         };
         let report = run_api_bench(options).await.expect("bench");
         let levels: Vec<_> = report
@@ -655,7 +741,20 @@ mod tests {
                 fanout.subscription
             );
         }
+        let lengths: Vec<_> = report
+            .api
+            .streams
+            .lengths
+            .iter()
+            .map(|l| {
+                let counts = (l.cached.count, l.uncached.count, l.cold.count);
+                (l.events, counts, l.cached_misses)
+            })
+            .collect();
+        // 3 events: 20 * 3 samples over 3-event streams is 20 streams, each warmed up once.
+        assert_eq!(lengths, vec![(3, (3, 3, 20), 0), (600, (3, 3, 1), 0)]);
         let json = serde_json::to_value(&report).expect("json");
+        assert!(json["api"]["streams"]["cached_p50_ratio"].is_number());
         assert!(json["api"]["mutation_p99_ms"].is_number());
         assert!(json["api"]["fanout_p99_ms"].is_number());
     }

@@ -1,20 +1,28 @@
 //! The application service in-process (no HTTP), with a manual clock:
-//! automatic escalation, alert-group release on resolve and merge.
+//! automatic escalation, alert-group release on resolve and merge, and the
+//! aggregate cache seeing another writer's appends.
 
 use opsledger_api::app::escalation::{check_escalations, ESCALATION_ACTOR};
 use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{
-    AlertInput, AppCommand, AppService, CommandMeta, CommandOutcome, DeclareInput, ManualClock,
+    AlertInput, AppCommand, AppError, AppService, CommandMeta, CommandOutcome, DeclareInput,
+    ManualClock,
 };
 use opsledger_api::auth::Principal;
-use opsledger_domain::incident::{ImpactLevel, IncidentCommand, IncidentStatus, ServiceImpact};
+use opsledger_domain::incident::{
+    ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent, IncidentNoteAdded,
+    IncidentStatus, ServiceImpact,
+};
 use opsledger_domain::service::{
     EscalationLevel, EscalationPolicy, ServiceProfile, SloTarget, Tier,
 };
-use opsledger_domain::text::{BoundedText, Summary};
-use opsledger_domain::{IncidentId, Role, ServiceId, Timestamp};
+use opsledger_domain::text::{BoundedText, Note, Summary};
+use opsledger_domain::{Actor, DomainEvent, IncidentId, Role, ServiceId, Timestamp};
 use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
-use opsledger_storage::{Direction, EventStore, SledEventStore, StoreConfig};
+use opsledger_storage::{
+    encode_payload, AppendRequest, Direction, EventStore, ExpectedVersion, NewEvent,
+    SledEventStore, StoreConfig, Ulid,
+};
 use std::sync::Arc;
 
 const T0: i64 = 1_714_564_800_000;
@@ -440,5 +448,108 @@ async fn a_merge_the_duplicate_refuses_is_undone_on_the_target() {
             .filter(|e| e.type_name == "IncidentMergedInto")
             .count(),
         0
+    );
+}
+
+/// The service remembers folded aggregates (its aggregate cache), yet every command
+/// reads its stream's tail: events another node appends straight to the store are
+/// decided on by the next command.
+#[tokio::test]
+async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
+    let h = harness().await;
+    let service = register(&h, "search").await;
+    let input = DeclareInput {
+        title: "search down".into(),
+        description: String::new(),
+        severity: None,
+        impacts: vec![ServiceImpact {
+            service,
+            level: ImpactLevel::MajorOutage,
+        }],
+        started_at: None,
+        detected_at: None,
+    };
+    let out = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::DeclareIncident { id: None, input },
+        )
+        .await
+        .unwrap();
+    let id = IncidentId::from_stream_id(&out.stream_id).unwrap();
+    let note = |text: &str| IncidentCommand::AddNote {
+        text: Note::parse(text).unwrap(),
+    };
+    let warm = incident_command(&h, id, note("looking")).await;
+    assert_eq!(warm.stream_version, Some(1));
+
+    // Another node acknowledges and adds three notes, behind this service's back.
+    let other = Actor("otto".into());
+    let at = Timestamp::from_millis(T0);
+    let mut events = vec![IncidentEvent::Acknowledged(IncidentAcknowledged {
+        by: other.clone(),
+        at,
+    })];
+    events.extend((0..3).map(|n| {
+        IncidentEvent::NoteAdded(IncidentNoteAdded {
+            text: format!("other node {n}"),
+            by: other.clone(),
+            at,
+        })
+    }));
+    let appended = h
+        .store
+        .append(AppendRequest {
+            stream_id: id.stream_id(),
+            expected: ExpectedVersion::Exact(1),
+            command_id: Ulid::new().to_string(),
+            actor: other.0.clone(),
+            correlation_id: Ulid::new(),
+            causation_id: None,
+            recorded_at_ms: T0,
+            events: events
+                .into_iter()
+                .map(|e| {
+                    let e = DomainEvent::Incident(e);
+                    NewEvent {
+                        event_id: Ulid::new(),
+                        type_name: e.type_name().into(),
+                        schema_version: e.schema_version(),
+                        payload: encode_payload(&e).unwrap(),
+                    }
+                })
+                .collect(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(appended.stream_version, 5);
+
+    // Acknowledging again is a rule violation (a stale state would have tried and
+    // lost the append as a conflict); a note lands after the other node's events.
+    let again = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::Incident {
+                id,
+                command: IncidentCommand::Acknowledge,
+            },
+        )
+        .await;
+    assert!(matches!(again, Err(AppError::Domain(_))), "{again:?}");
+    let after = incident_command(&h, id, note("still here")).await;
+    assert_eq!(after.stream_version, Some(6));
+    let status = h
+        .app
+        .projections()
+        .read(|m| m.incidents.get(id).map(|v| v.status));
+    assert_eq!(status, Some(IncidentStatus::Acknowledged));
+    let stats = h.app.aggregate_cache().stats();
+    assert!(
+        stats.hits >= 2,
+        "the commands loaded through the cache: {stats:?}"
     );
 }
