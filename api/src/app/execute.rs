@@ -652,9 +652,11 @@ async fn ingest_alert(
     settle_outcome(app, &decided.outcome, &mut outcome).await?;
     if let (Some(_), Some(appended)) = (outcome.incident, &decided.outcome) {
         // Attached to an incident opened by an earlier alert: its declaration
-        // (an earlier trigger) is done once the policies passed this append.
+        // (an earlier trigger) is appended once the policies passed this append,
+        // possibly after it, so wait for the read models to hold the log as it is then.
         app.wait_workflows(appended.last_position).await?;
-        app.wait_for(outcome.position).await?;
+        let head = app.store.head_position().unwrap_or(outcome.position);
+        app.wait_for(head.max(outcome.position)).await?;
     }
     Ok(outcome)
 }
@@ -699,7 +701,10 @@ pub(super) async fn complete_replay(
         .collect();
     outcome.incident = incident_of_group_events(&events);
     if let Some(last) = appended.last() {
+        // As in `ingest_alert`: the incident it attached to is declared by now.
         app.wait_workflows(last.position).await?;
+        let head = app.store.head_position().unwrap_or(last.position);
+        app.wait_for(head).await?;
     }
     Ok(())
 }
