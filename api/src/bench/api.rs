@@ -75,7 +75,7 @@ pub struct ApiBenchOptions {
 
 impl ApiBenchOptions {
     fn runs(&self, section: ApiBenchSection) -> bool {
-        self.only.map_or(true, |only| only == section)
+        self.only.is_none() || self.only == Some(section)
     }
 }
 
