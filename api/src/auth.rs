@@ -7,46 +7,14 @@
 
 use crate::error::ApiError;
 use async_graphql::Context as GqlContext;
-use opsledger_domain::{Actor, Context, Role, Timestamp};
+use opsledger_domain::Role;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The environment variable holding tokens as `SECRET:ACTOR:ROLE+ROLE,...`.
 pub const TOKENS_ENV: &str = "OPSLEDGER_TOKENS";
 
-/// An authenticated actor and the roles its token grants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// Who acts (recorded as the actor of every event it causes).
-    pub actor: Actor,
-    /// The roles granted by the token.
-    pub roles: Vec<Role>,
-}
-
-impl Principal {
-    /// A principal named `actor` holding `roles`.
-    pub fn new(actor: impl Into<String>, roles: Vec<Role>) -> Self {
-        Principal {
-            actor: Actor(actor.into()),
-            roles,
-        }
-    }
-
-    /// Whether the principal's roles grant `role` (every role grants viewer,
-    /// admin grants every role: [`Role::grants`]).
-    pub fn has_role(&self, role: Role) -> bool {
-        Role::any_grants(&self.roles, role)
-    }
-
-    /// The domain context for a command decided at `now` on behalf of this principal.
-    pub fn context(&self, now: Timestamp) -> Context {
-        Context {
-            now,
-            actor: self.actor.clone(),
-            roles: self.roles.clone(),
-        }
-    }
-}
+pub use crate::app::principal::Principal;
 
 /// Why the token configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

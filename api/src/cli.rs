@@ -5,6 +5,7 @@
 //! struct and a `match` arm in [`run`] calling a function in its own module.
 
 use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
+use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppService, CacheBounds, SystemClock};
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
@@ -184,15 +185,7 @@ pub struct BenchStorageArgs {
     pub json: bool,
 }
 
-/// The directory of the event log inside a data directory.
-pub fn log_dir(data: &Path) -> PathBuf {
-    data.join("log")
-}
-
-/// The directory of projection snapshots inside a data directory.
-pub fn projections_dir(data: &Path) -> PathBuf {
-    data.join("projections")
-}
+pub use crate::data_dir::{log_dir, projections_dir, workflows_dir};
 
 /// Parses the arguments, runs the command and turns failures into one line on stderr.
 pub fn main() -> ExitCode {
@@ -300,6 +293,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         AppService::new(store.clone(), handle.clone(), Arc::new(SystemClock))
             .with_aggregate_cache(CacheBounds::entries(args.aggregate_cache_entries)),
     );
+    // The policies run before the server takes requests: a command waits for them.
+    let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
     let server = RunningServer::start(
         args.listen,
         store.clone(),
@@ -322,6 +317,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Err(err) = escalation.await {
         tracing::warn!(error = %err, "the escalation engine ended abnormally");
     }
+    workflows.shutdown().await;
     runner
         .shutdown()
         .await

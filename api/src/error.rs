@@ -276,7 +276,7 @@ impl From<crate::app::AppError> for ApiError {
                 first_operation,
             },
             E::TooLarge { detail } => ApiError::Limit { detail },
-            E::ProjectionLag { .. } => ApiError::Unavailable,
+            E::ProjectionLag { .. } | E::WorkflowLag { .. } => ApiError::Unavailable,
             infra @ (E::Store(_) | E::Projection(_) | E::Decode { .. }) => {
                 ApiError::internal(infra)
             }
@@ -356,5 +356,79 @@ mod tests {
         }
         let err = Outer(std::io::Error::other("no space left"));
         assert_eq!(cause_chain(&err), "append failed: no space left");
+    }
+}
+
+/// Every `AppError` has its wire code (the one table is `From<AppError> for ApiError`).
+#[cfg(test)]
+mod app_error_codes {
+    use crate::app::AppError;
+    use crate::error::{ApiError, ErrorCode};
+    use opsledger_domain::DomainError;
+    use opsledger_domain::Role;
+    use opsledger_storage::ExpectedVersion;
+    use opsledger_storage::StoreError;
+
+    fn code(err: AppError) -> ErrorCode {
+        ApiError::from(err).code()
+    }
+
+    #[test]
+    fn wrong_expected_version_and_reused_keys_are_conflicts() {
+        let wrong = StoreError::WrongExpectedVersion {
+            stream_id: "incident-x".into(),
+            expected: ExpectedVersion::Exact(3),
+            actual: Some(5),
+        };
+        let app = AppError::from(wrong);
+        assert!(matches!(
+            &app,
+            AppError::Conflict {
+                expected: Some(3),
+                actual: Some(5),
+                ..
+            }
+        ));
+        assert_eq!(code(app), ErrorCode::Conflict);
+        let reused = StoreError::IdempotencyConflict {
+            command_id: "k".into(),
+        };
+        assert_eq!(code(AppError::from(reused)), ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn domain_errors_map_to_rule_violation_validation_or_forbidden() {
+        let rule = opsledger_domain::incident::IncidentError::NotResolved;
+        assert_eq!(
+            code(AppError::Domain(rule.into())),
+            ErrorCode::RuleViolation
+        );
+        let invalid = DomainError::Invalid {
+            field: "title",
+            reason: "must not be empty",
+        };
+        assert_eq!(code(AppError::Domain(invalid)), ErrorCode::Validation);
+        let role = DomainError::MissingRole(Role::Approver);
+        assert_eq!(code(AppError::Domain(role)), ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn missing_entities_lag_and_infrastructure_have_their_codes() {
+        assert_eq!(
+            code(AppError::not_found("incident", "x")),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(AppError::ProjectionLag { position: 9 }),
+            ErrorCode::Unavailable
+        );
+        assert_eq!(
+            code(AppError::WorkflowLag { position: 9 }),
+            ErrorCode::Unavailable
+        );
+        let io = StoreError::WritesStopped {
+            reason: "disk".into(),
+        };
+        assert_eq!(code(AppError::from(io)), ErrorCode::Internal);
     }
 }

@@ -5,14 +5,20 @@
 //! protective limits, the one error-to-wire table, metrics and health.
 //!
 //! ## Layout
-//! - [`app`]: the application service (load, facts from the read models, decide, append,
-//!   read-your-writes) and the escalation engine.
-//! - [`error`]: [`ApiError`] and its stable `extensions.code`s.
-//! - [`auth`]: tokens, [`auth::Principal`], [`auth::require_role`].
+//! - [`app`]: the application core, with no transport crate (no axum, no
+//!   async-graphql): the service (load, facts from the read models, decide,
+//!   append, read-your-writes), [`app::Principal`], [`app::AppError`], the
+//!   workflow policies and the escalation engine. Driven in process by the CLI,
+//!   tests and the server alike.
+//! - [`error`]: [`ApiError`] and its stable `extensions.code`s (the one
+//!   `AppError` → wire table).
+//! - [`auth`]: tokens, [`auth::require_role`].
 //! - [`limits`]: every protective limit and the page-size clamp.
 //! - [`graphql`]: the schema (merged roots; extension points for the domain).
-//! - [`server`]: the router, layers, health/readiness/metrics, graceful shutdown.
-//! - [`ws`]: graphql-transport-ws and legacy graphql-ws.
+//! - [`server`]: the router, layers, health/readiness/metrics, the webhook, the
+//!   online backup route, graceful shutdown; [`server::ws`]: graphql-transport-ws
+//!   and legacy graphql-ws.
+//! - [`data_dir`]: the data directory's layout.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`cli`]: the `opsledger` subcommands; [`cli_tools`]: demo, rebuild, export/import, backup/restore.
 //! - [`bench`]: `opsledger bench peers` (opsledger against PostgreSQL and raw disk limits).
@@ -29,6 +35,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod cli_tools;
+pub mod data_dir;
 pub mod error;
 pub mod graphql;
 pub mod limits;
@@ -36,9 +43,8 @@ pub mod metrics;
 pub mod payload_json;
 pub mod process_metrics;
 pub mod server;
-pub mod ws;
 
 pub use error::{ApiError, ErrorCode};
 
 /// The event store as shared by the server and the schema.
-pub type SharedStore = std::sync::Arc<dyn opsledger_storage::EventStore>;
+pub use app::SharedStore;

@@ -2,7 +2,6 @@
 //! several servers can run in one test process), rendered by `GET /metrics`.
 
 use crate::error::ErrorCode;
-use crate::server::alert_routing::MisrouteReason;
 use opsledger_storage::SledEventStore;
 use prometheus::{
     Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
@@ -116,6 +115,9 @@ pub struct Metrics {
     store_fsyncs: IntCounter,
     store_fsync_seconds: Counter,
     store_flush_seconds: Counter,
+    workflow_lag: IntGauge,
+    workflow_refused: IntCounter,
+    workflow_retries: IntCounter,
     /// Serialises [`Metrics::set_store`] (counters advance to a total, never twice).
     store_update: Mutex<()>,
 }
@@ -233,6 +235,18 @@ impl Metrics {
             "opsledger_store_flush_seconds_total",
             "Time spent in sled's flush since the store opened",
         )?;
+        let workflow_lag = IntGauge::new(
+            "opsledger_workflow_lag_events",
+            "Events in the log the workflow policies have not reacted to yet",
+        )?;
+        let workflow_refused = IntCounter::new(
+            "opsledger_workflow_follow_ups_failed_total",
+            "Workflow follow-ups refused for good since start (each is logged at error level with its trigger)",
+        )?;
+        let workflow_retries = IntCounter::new(
+            "opsledger_workflow_follow_up_retries_total",
+            "Workflow follow-ups retried after an infrastructure failure since start",
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("opsledger_build_info", "Always 1; labels name the build"),
             &["version"],
@@ -253,6 +267,9 @@ impl Metrics {
             Box::new(store_fsyncs.clone()),
             Box::new(store_fsync_seconds.clone()),
             Box::new(store_flush_seconds.clone()),
+            Box::new(workflow_lag.clone()),
+            Box::new(workflow_refused.clone()),
+            Box::new(workflow_retries.clone()),
             Box::new(build_info),
             Box::new(crate::process_metrics::ProcessCollector::new()?),
         ] {
@@ -263,10 +280,6 @@ impl Metrics {
         }
         for result in INGEST_RESULTS {
             alerts_ingested.with_label_values(&[result]);
-        }
-        for reason in MisrouteReason::ALL {
-            alerts_unrouted.with_label_values(&[reason.as_str()]);
-            alerts_rerouted.with_label_values(&[reason.as_str()]);
         }
         registry.register(Box::new(ws_slow_consumers.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -298,6 +311,9 @@ impl Metrics {
             alerts_unrouted,
             alerts_rerouted,
             webhook_requests,
+            workflow_lag,
+            workflow_refused,
+            workflow_retries,
             ws_subscriptions_started,
             store_size,
             store_fsyncs,
@@ -354,18 +370,22 @@ impl Metrics {
         self.alerts_ingested.with_label_values(&[result]).inc();
     }
 
-    /// Counts one alert refused as unrouted.
-    pub fn alert_unrouted(&self, reason: MisrouteReason) {
-        self.alerts_unrouted
-            .with_label_values(&[reason.as_str()])
-            .inc();
+    /// Shows every reason an alert can be misrouted (at 0), so dashboards see the full set.
+    pub fn declare_misroute_reasons(&self, reasons: &[&str]) {
+        for reason in reasons {
+            self.alerts_unrouted.with_label_values(&[reason]);
+            self.alerts_rerouted.with_label_values(&[reason]);
+        }
     }
 
-    /// Counts one alert routed to the default alert service.
-    pub fn alert_rerouted(&self, reason: MisrouteReason) {
-        self.alerts_rerouted
-            .with_label_values(&[reason.as_str()])
-            .inc();
+    /// Counts one alert refused as unrouted, by why (`MisrouteReason::as_str`).
+    pub fn alert_unrouted(&self, reason: &str) {
+        self.alerts_unrouted.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts one alert routed to the default alert service, by why its label could not route it.
+    pub fn alert_rerouted(&self, reason: &str) {
+        self.alerts_rerouted.with_label_values(&[reason]).inc();
     }
 
     /// Counts one webhook request answered with HTTP `status`.
@@ -409,15 +429,25 @@ impl Metrics {
         self.graphql_errors.with_label_values(&[code]).inc();
     }
 
-    /// Records the latency of one append (called by the application service).
-    pub fn observe_append(&self, latency: Duration) {
-        self.append_latency.observe(latency.as_secs_f64());
-    }
-
     /// Sets the log head and the projection lag (called before rendering).
     pub fn set_positions(&self, log_len: u64, projection_lag: u64) {
         self.log_position.set(clamp_i64(log_len));
         self.projection_lag.set(clamp_i64(projection_lag));
+    }
+
+    /// Sets the workflow policies' lag and failure totals (called before rendering).
+    pub fn set_workflows(&self, lag: u64, refused: u64, retries: u64) {
+        self.workflow_lag.set(clamp_i64(lag));
+        let _serial = self
+            .store_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (counter, total) in [
+            (&self.workflow_refused, refused),
+            (&self.workflow_retries, retries),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// Tracks one open WebSocket connection until the guard drops.
@@ -448,12 +478,7 @@ impl Metrics {
 pub const INGEST_RESULTS: [&str; 4] = ["opened", "attached", "recorded", "duplicate"];
 
 /// Moves `counter` up to `total` (a total kept elsewhere; never down).
-pub(crate) fn advance(counter: &Counter, total: f64) {
-    let delta = total - counter.get();
-    if delta > 0.0 {
-        counter.inc_by(delta);
-    }
-}
+pub(crate) use crate::process_metrics::advance;
 
 fn clamp_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -486,6 +511,7 @@ mod tests {
         m.graphql_error("LIMIT");
         let guard = m.ws_connection();
         m.set_positions(42, 3);
+        m.declare_misroute_reasons(&["unknown_service"]);
         let text = m.render().unwrap();
         assert!(text.contains("opsledger_graphql_http_requests_total 1"));
         assert!(text.contains("opsledger_graphql_errors_total{code=\"LIMIT\"} 1"));
@@ -526,5 +552,12 @@ mod operation_name_tests {
         assert!(names.contains(ANONYMOUS_OPERATION));
         assert!(names.contains("Op0"));
         assert!(!names.contains("Op100"));
+    }
+}
+
+impl crate::app::AppendObserver for Metrics {
+    /// Records the latency of one append (called by the application service).
+    fn observe_append(&self, latency: Duration) {
+        self.append_latency.observe(latency.as_secs_f64());
     }
 }

@@ -91,7 +91,7 @@ impl Collector for ProcessCollector {
         };
         self.resident.set(clamp(sample.resident_bytes));
         self.virtual_memory.set(clamp(sample.virtual_bytes));
-        crate::metrics::advance(&self.cpu_seconds, sample.cpu_seconds);
+        advance(&self.cpu_seconds, sample.cpu_seconds);
         self.open_fds.set(clamp(sample.open_fds));
         self.max_fds.set(clamp(sample.max_fds));
         self.start_time.set(sample.start_time_seconds);
@@ -187,6 +187,17 @@ impl StatTimes {
             stime: field(15)?,
             start: field(22)?,
         })
+    }
+}
+
+/// Advances `counter` to `total` (a counter never goes back).
+pub(crate) fn advance(
+    counter: &prometheus::core::GenericCounter<prometheus::core::AtomicF64>,
+    total: f64,
+) {
+    let delta = total - counter.get();
+    if delta > 0.0 {
+        counter.inc_by(delta);
     }
 }
 

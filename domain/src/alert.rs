@@ -1,14 +1,17 @@
 //! The alert group aggregate (SPEC 2.2): one stream per (service, dedup key).
 //!
 //! A firing alert on a group without an open incident opens one: the group
-//! records [`AlertReceived`] and [`IncidentOpenedForGroup`] (with the id the
-//! caller generated), and the application service then declares that
-//! incident on its own stream with [`IngestAlert::declare_incident`]. With an
-//! open incident the alert attaches to it instead ([`AlertAttached`],
-//! counted as suppressed). A resolved alert is only recorded
-//! ([`AlertResolved`]); it never resolves the incident. When the incident
-//! ends, the application service sends [`AlertGroupCommand::Release`] so the
-//! next firing alert opens a new incident.
+//! records [`AlertReceived`] and [`IncidentOpenedForGroupV2`] (with the id the
+//! caller generated and the impact), and the application's declaration policy
+//! then declares that incident on its own stream with [`declaration_for`],
+//! rebuilt from those two events alone (so a crash between the two streams'
+//! appends is completed from the log). With an open incident the alert
+//! attaches to it instead ([`AlertAttached`], counted as suppressed). A
+//! resolved alert is only recorded ([`AlertResolved`]); it never resolves the
+//! incident. When the incident ends, the release policy sends
+//! [`AlertGroupCommand::Release`] so the next firing alert opens a new
+//! incident. [`IncidentOpenedForGroup`] (schema 1, without the impact) is no
+//! longer written; logs keep it and it folds the same way.
 //!
 //! Exactly one incident per open group under concurrent ingestion comes
 //! from the log's optimistic concurrency on the group stream: `decide` is
@@ -116,25 +119,41 @@ impl IngestAlert {
     /// The declaration of the incident this alert opens (to send to the
     /// incident stream `new_incident_id` after [`IncidentOpenedForGroup`]).
     pub fn declare_incident(&self) -> DeclareIncident {
-        let alert = &self.alert;
-        DeclareIncident {
-            id: self.new_incident_id,
-            title: alert.summary.chars().take(MAX_TITLE_CHARS).collect(),
-            description: format!("Opened by {} alert {}", alert.source, alert.group.dedup_key),
-            severity: alert.severity_hint,
-            impacts: vec![ImpactedService {
-                impact: ServiceImpact {
-                    service: alert.group.service,
-                    level: self.impact,
-                },
-                facts: self.service_facts.clone(),
-            }],
-            started_at: alert
-                .started_at
-                .map_or(alert.received_at, |s| s.min(alert.received_at)),
-            detected_at: alert.received_at,
-            alert_group: Some(alert.group.clone()),
-        }
+        declaration_for(
+            &self.alert,
+            self.new_incident_id,
+            self.impact,
+            self.service_facts.clone(),
+        )
+    }
+}
+
+/// The declaration of incident `id` opened by `alert` with `impact` on a
+/// service with `facts`: what the declaration policy sends after
+/// [`IncidentOpenedForGroupV2`], rebuilt from the group's events.
+pub fn declaration_for(
+    alert: &Alert,
+    id: IncidentId,
+    impact: ImpactLevel,
+    facts: ServiceFacts,
+) -> DeclareIncident {
+    DeclareIncident {
+        id,
+        title: alert.summary.chars().take(MAX_TITLE_CHARS).collect(),
+        description: format!("Opened by {} alert {}", alert.source, alert.group.dedup_key),
+        severity: alert.severity_hint,
+        impacts: vec![ImpactedService {
+            impact: ServiceImpact {
+                service: alert.group.service,
+                level: impact,
+            },
+            facts,
+        }],
+        started_at: alert
+            .started_at
+            .map_or(alert.received_at, |s| s.min(alert.received_at)),
+        detected_at: alert.received_at,
+        alert_group: Some(alert.group.clone()),
     }
 }
 
@@ -163,13 +182,31 @@ pub struct AlertReceived {
     pub alert: Alert,
 }
 
-/// The group opened a new incident (the incident stream is declared next).
+/// The group opened a new incident (schema 1: no longer written, see
+/// [`IncidentOpenedForGroupV2`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentOpenedForGroup {
     /// The incident.
     pub incident_id: IncidentId,
     /// Its severity (hint, else derived).
     pub severity: Severity,
+    /// Who ingested the alert.
+    pub by: Actor,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The group opened a new incident with this impact (the declaration policy
+/// declares the incident stream next, from this event and the
+/// [`AlertReceived`] just before it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentOpenedForGroupV2 {
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// Its severity (hint, else derived).
+    pub severity: Severity,
+    /// How the service is affected.
+    pub impact: ImpactLevel,
     /// Who ingested the alert.
     pub by: Actor,
     /// When.
@@ -220,6 +257,8 @@ pub enum AlertGroupEvent {
     Resolved(AlertResolved),
     /// See [`AlertGroupReleased`].
     Released(AlertGroupReleased),
+    /// See [`IncidentOpenedForGroupV2`].
+    IncidentOpenedV2(IncidentOpenedForGroupV2),
 }
 
 impl AlertGroupEvent {
@@ -231,6 +270,16 @@ impl AlertGroupEvent {
             AlertGroupEvent::Attached(_) => "AlertAttached",
             AlertGroupEvent::Resolved(_) => "AlertResolved",
             AlertGroupEvent::Released(_) => "AlertGroupReleased",
+            AlertGroupEvent::IncidentOpenedV2(_) => "IncidentOpenedForGroupV2",
+        }
+    }
+
+    /// The incident this event says the group opened (either schema).
+    pub fn opened_incident(&self) -> Option<IncidentId> {
+        match self {
+            AlertGroupEvent::IncidentOpened(e) => Some(e.incident_id),
+            AlertGroupEvent::IncidentOpenedV2(e) => Some(e.incident_id),
+            _ => None,
         }
     }
 
@@ -319,8 +368,8 @@ impl Aggregate for AlertGroupState {
                 self.alerts_received = self.alerts_received.saturating_add(1);
                 self.last_received_at = Some(e.alert.received_at);
             }
-            AlertGroupEvent::IncidentOpened(e) => {
-                self.open_incident = Some(e.incident_id);
+            AlertGroupEvent::IncidentOpened(_) | AlertGroupEvent::IncidentOpenedV2(_) => {
+                self.open_incident = event.opened_incident();
                 self.incidents_opened = self.incidents_opened.saturating_add(1);
             }
             AlertGroupEvent::Attached(e) => {
@@ -380,9 +429,10 @@ impl AlertGroupState {
                 at: ctx.now,
             }),
             None if cmd.service_facts.retired => return Err(AlertError::ServiceRetired),
-            None => AlertGroupEvent::IncidentOpened(IncidentOpenedForGroup {
+            None => AlertGroupEvent::IncidentOpenedV2(IncidentOpenedForGroupV2 {
                 incident_id: cmd.new_incident_id,
                 severity: cmd.incident_severity(),
+                impact: cmd.impact,
                 by: ctx.actor.clone(),
                 at: ctx.now,
             }),

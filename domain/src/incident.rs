@@ -139,6 +139,9 @@ pub enum IncidentError {
     /// Resolving needs a resolution summary.
     #[error("resolution summary is empty")]
     EmptyResolutionSummary,
+    /// A merge can only be undone for a duplicate this incident recorded.
+    #[error("duplicate was not merged into this incident")]
+    DuplicateNotMerged,
 }
 
 impl Aggregate for IncidentState {

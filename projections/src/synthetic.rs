@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::{stream, StreamExt, TryStreamExt};
 use opsledger_domain::alert::{
     Alert, AlertAttached, AlertGroupEvent, AlertGroupKey, AlertGroupReleased, AlertReceived,
-    IncidentOpenedForGroup,
+    IncidentOpenedForGroupV2,
 };
 use opsledger_domain::change::{
     ChangeCategory, ChangeCompleted, ChangeEvent, ChangeFailed, ChangeRequested, ChangeRolledBack,
@@ -318,10 +318,11 @@ pub fn alert_fired(
         },
     ))];
     if let Some(incident_id) = opened {
-        out.push(DomainEvent::AlertGroup(AlertGroupEvent::IncidentOpened(
-            IncidentOpenedForGroup {
+        out.push(DomainEvent::AlertGroup(AlertGroupEvent::IncidentOpenedV2(
+            IncidentOpenedForGroupV2 {
                 incident_id,
                 severity: Severity::Sev3,
+                impact: ImpactLevel::Degraded,
                 by: actor(),
                 at: Timestamp(at),
             },

@@ -7,8 +7,10 @@
 #![warn(missing_docs)]
 
 pub mod golden_log;
+pub mod server_process;
 
 use futures::{SinkExt, StreamExt};
+use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{AppService, SystemClock};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
@@ -62,6 +64,7 @@ pub struct TestApp {
     /// The server's application service (in-process commands and read models).
     pub app: Arc<AppService>,
     runner: Option<ProjectionRunner<ReadModels>>,
+    workflows: Option<WorkflowRunner>,
     /// An HTTP client.
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -127,46 +130,10 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
 }
 
 /// Starts a server with `config` over the data directory `data_dir` (new or used before).
-pub async fn spawn_app_in(data_dir: tempfile::TempDir, mut config: ServerConfig) -> TestApp {
+pub async fn spawn_app_in(data_dir: tempfile::TempDir, config: ServerConfig) -> TestApp {
     init_test_logging();
-    let store = Arc::new(
-        SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
-            .await
-            .expect("open store"),
-    );
-    config.store_probe = StoreProbe::sled(store.clone());
-    let shared: Arc<dyn EventStore> = store.clone();
-    let runner = ProjectionRunner::<ReadModels>::start(
-        shared.clone(),
-        data_dir.path().join("projections"),
-        RunnerConfig::default(),
-    )
-    .await
-    .expect("start projections");
-    let app = Arc::new(AppService::new(
-        shared.clone(),
-        runner.handle(),
-        Arc::new(SystemClock),
-    ));
-    let server = RunningServer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        shared,
-        app.clone(),
-        Arc::new(test_tokens()),
-        Readiness::with_projections(runner.handle().position_receiver()),
-        config,
-    )
-    .await
-    .expect("start server");
-    TestApp {
-        addr: server.addr,
-        store,
-        app,
-        runner: Some(runner),
-        client: reqwest::Client::new(),
-        server: Some(server),
-        data_dir,
-    }
+    let (store, runner) = open_store_and_projections(&data_dir).await;
+    start_server(data_dir, store, runner, test_tokens(), config).await
 }
 
 /// Starts a server the way `serve --demo` does: the demo fixtures of `cfg`
@@ -175,6 +142,24 @@ pub async fn spawn_app_in(data_dir: tempfile::TempDir, mut config: ServerConfig)
 pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
     init_test_logging();
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let (store, runner) = open_store_and_projections(&data_dir).await;
+    let shared: Arc<dyn EventStore> = store.clone();
+    let mut tokens = TokenTable::new();
+    opsledger_api::cli_tools::demo::serve_demo_with(&shared, &runner.handle(), &mut tokens, cfg)
+        .await
+        .expect("load the demo");
+    let config = ServerConfig {
+        dev: true,
+        limits: Limits::default(),
+        ..ServerConfig::default()
+    };
+    start_server(data_dir, store, runner, tokens, config).await
+}
+
+/// The sled store and the projection runner over `data_dir`.
+async fn open_store_and_projections(
+    data_dir: &tempfile::TempDir,
+) -> (Arc<SledEventStore>, ProjectionRunner<ReadModels>) {
     let store = Arc::new(
         SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
             .await
@@ -182,27 +167,34 @@ pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
     );
     let shared: Arc<dyn EventStore> = store.clone();
     let runner = ProjectionRunner::<ReadModels>::start(
-        shared.clone(),
+        shared,
         data_dir.path().join("projections"),
         RunnerConfig::default(),
     )
     .await
     .expect("start projections");
-    let mut tokens = TokenTable::new();
-    opsledger_api::cli_tools::demo::serve_demo_with(&shared, &runner.handle(), &mut tokens, cfg)
-        .await
-        .expect("load the demo");
+    (store, runner)
+}
+
+/// The application service and the server over `store` and `runner`, answering `tokens`.
+async fn start_server(
+    data_dir: tempfile::TempDir,
+    store: Arc<SledEventStore>,
+    runner: ProjectionRunner<ReadModels>,
+    tokens: TokenTable,
+    mut config: ServerConfig,
+) -> TestApp {
+    config.store_probe = StoreProbe::sled(store.clone());
+    let shared: Arc<dyn EventStore> = store.clone();
     let app = Arc::new(AppService::new(
         shared.clone(),
         runner.handle(),
         Arc::new(SystemClock),
     ));
-    let config = ServerConfig {
-        dev: true,
-        limits: Limits::default(),
-        store_probe: StoreProbe::sled(store.clone()),
-        ..ServerConfig::default()
-    };
+    let workflows = WorkflowRunner::start(
+        app.clone(),
+        Some(opsledger_api::cli::workflows_dir(data_dir.path())),
+    );
     let server = RunningServer::start(
         "127.0.0.1:0".parse().expect("addr"),
         shared,
@@ -218,6 +210,7 @@ pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
         store,
         app,
         runner: Some(runner),
+        workflows: Some(workflows),
         client: reqwest::Client::new(),
         server: Some(server),
         data_dir,
@@ -407,6 +400,9 @@ impl TestApp {
     async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("clean shutdown");
+        }
+        if let Some(workflows) = self.workflows.take() {
+            workflows.shutdown().await;
         }
         if let Some(runner) = self.runner.take() {
             runner.shutdown().await.expect("projection snapshot");

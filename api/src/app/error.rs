@@ -63,6 +63,13 @@ pub enum AppError {
         /// The position written.
         position: u64,
     },
+    /// The workflow policies did not complete the command's follow-ups in time
+    /// (the command is durable; the policies complete it, also after a restart).
+    #[error("the workflow policies did not pass position {position} in time")]
+    WorkflowLag {
+        /// The position the follow-ups wait on.
+        position: u64,
+    },
     /// The event store failed (infrastructure).
     #[error("event store: {0}")]
     Store(#[source] StoreError),
@@ -127,72 +134,5 @@ impl From<StoreError> for AppError {
             },
             other => AppError::Store(other),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::{ApiError, ErrorCode};
-    use opsledger_domain::Role;
-    use opsledger_storage::ExpectedVersion;
-
-    fn code(err: AppError) -> ErrorCode {
-        ApiError::from(err).code()
-    }
-
-    #[test]
-    fn wrong_expected_version_and_reused_keys_are_conflicts() {
-        let wrong = StoreError::WrongExpectedVersion {
-            stream_id: "incident-x".into(),
-            expected: ExpectedVersion::Exact(3),
-            actual: Some(5),
-        };
-        let app = AppError::from(wrong);
-        assert!(matches!(
-            &app,
-            AppError::Conflict {
-                expected: Some(3),
-                actual: Some(5),
-                ..
-            }
-        ));
-        assert_eq!(code(app), ErrorCode::Conflict);
-        let reused = StoreError::IdempotencyConflict {
-            command_id: "k".into(),
-        };
-        assert_eq!(code(AppError::from(reused)), ErrorCode::Conflict);
-    }
-
-    #[test]
-    fn domain_errors_map_to_rule_violation_validation_or_forbidden() {
-        let rule = opsledger_domain::incident::IncidentError::NotResolved;
-        assert_eq!(
-            code(AppError::Domain(rule.into())),
-            ErrorCode::RuleViolation
-        );
-        let invalid = DomainError::Invalid {
-            field: "title",
-            reason: "must not be empty",
-        };
-        assert_eq!(code(AppError::Domain(invalid)), ErrorCode::Validation);
-        let role = DomainError::MissingRole(Role::Approver);
-        assert_eq!(code(AppError::Domain(role)), ErrorCode::Forbidden);
-    }
-
-    #[test]
-    fn missing_entities_lag_and_infrastructure_have_their_codes() {
-        assert_eq!(
-            code(AppError::not_found("incident", "x")),
-            ErrorCode::NotFound
-        );
-        assert_eq!(
-            code(AppError::ProjectionLag { position: 9 }),
-            ErrorCode::Unavailable
-        );
-        let io = StoreError::WritesStopped {
-            reason: "disk".into(),
-        };
-        assert_eq!(code(AppError::from(io)), ErrorCode::Internal);
     }
 }

@@ -1,18 +1,18 @@
 //! One function per command kind: gather the facts, decide, append, follow up.
 
 use super::stream::{append, load, AppendMeta, Loaded};
+use super::workflow;
 use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided, MAX_ATTEMPTS};
-use crate::auth::Principal;
+use crate::app::Principal;
 use opsledger_domain::alert::{
     Alert, AlertGroupCommand, AlertGroupEvent, AlertGroupKey, AlertGroupState, IngestAlert,
-    ReleaseGroup,
 };
 use opsledger_domain::change::{
     ChangeCommand, ChangeState, RequestChange, ScheduleChange, ServiceFact,
 };
 use opsledger_domain::freeze::{CancelFreeze, CreateFreeze, FreezeCommand, FreezeState};
 use opsledger_domain::incident::{
-    DeclareIncident, ImpactedService, IncidentCommand, IncidentEvent, IncidentState, ServiceFacts,
+    DeclareIncident, ImpactedService, IncidentCommand, IncidentState, ServiceFacts,
 };
 use opsledger_domain::review::{IncidentFacts, ReviewCommand, ReviewState, TimelineEntry};
 use opsledger_domain::service::{
@@ -20,13 +20,14 @@ use opsledger_domain::service::{
 };
 use opsledger_domain::{
     Actor, Aggregate, ChangeId, Context, DomainEvent, FreezeId, IncidentId, ReviewId, ServiceId,
+    Timestamp,
 };
-use opsledger_storage::{command_id, decode_payload, Ulid};
+use opsledger_storage::{decode_payload, RecordedEvent, Ulid};
 use std::time::{Duration, Instant};
 
 /// Whether a command needs its stream to exist (and what to call it when it does not).
 #[derive(Clone, Copy)]
-enum Existing {
+pub(in crate::app) enum Existing {
     /// The command creates the stream.
     Creates,
     /// The stream must exist; NOT_FOUND names this kind.
@@ -270,19 +271,23 @@ where
         meta,
         key,
     } = *call;
-    let decided = decide::<A>(app, who, meta, key, &stream_id, existing, make).await?;
+    let decided = decide::<A>(app, who, meta, key, &stream_id, existing, None, make).await?;
     Ok(outcome_of(app, stream_id, &decided))
 }
 
 /// Loads, decides and appends on one stream, re-deciding after a lost race
-/// (unless the client named the version it expects).
-async fn decide<A: Aggregate>(
+/// (unless the client named the version it expects); decided at `at`, or the
+/// clock's now.
+// The arguments are the decision's inputs; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
+pub(in crate::app) async fn decide<A: Aggregate>(
     app: &AppService,
     who: &Principal,
     meta: &CommandMeta,
     command_id: &str,
     stream_id: &str,
     existing: Existing,
+    at: Option<Timestamp>,
     make: impl Fn(&A, &Context) -> Result<A::Command, AppError>,
 ) -> Result<Decided<A>, AppError>
 where
@@ -307,13 +312,11 @@ where
                 });
             }
         }
-        let ctx = who.context(app.clock.now());
+        let ctx = who.context(at.unwrap_or_else(|| app.clock.now()));
         let command = make(&loaded.state, &ctx)?;
         let events = loaded.state.decide(command.clone(), &ctx)?;
         if events.is_empty() {
             return Ok(Decided {
-                before: loaded.state,
-                command,
                 events,
                 outcome: None,
                 stream_version: loaded.last_version,
@@ -341,8 +344,6 @@ where
                 app.aggregate_cache
                     .remember_append(stream_id, &loaded, &events, &outcome);
                 return Ok(Decided {
-                    before: loaded.state,
-                    command,
                     events,
                     stream_version: Some(outcome.stream_version),
                     outcome: Some(outcome),
@@ -401,7 +402,10 @@ fn service_facts_for(
 }
 
 /// The facts about a service an incident declaration needs.
-fn incident_service_facts(app: &AppService, id: ServiceId) -> Result<ServiceFacts, AppError> {
+pub(in crate::app) fn incident_service_facts(
+    app: &AppService,
+    id: ServiceId,
+) -> Result<ServiceFacts, AppError> {
     app.projections
         .read(|m| {
             m.services.get(id).map(|v| ServiceFacts {
@@ -439,7 +443,8 @@ async fn incident_facts(app: &AppService, id: IncidentId) -> Result<IncidentFact
     })
 }
 
-/// Any incident command but Declare / merge; releases alert groups when the incident ends.
+/// Any incident command but Declare / merge; an ending waits for the release of
+/// the incident's alert groups (the release policy).
 async fn incident_command(
     app: &AppService,
     who: &Principal,
@@ -453,6 +458,7 @@ async fn incident_command(
         IncidentCommand::Declare(_)
             | IncidentCommand::MergeInto { .. }
             | IncidentCommand::AbsorbDuplicate { .. }
+            | IncidentCommand::UndoDuplicateMerge { .. }
     ) {
         return Err(AppError::invalid(
             "command",
@@ -467,75 +473,47 @@ async fn incident_command(
         key,
         &stream,
         Existing::Required("incident"),
+        None,
         |_, _| Ok(command.clone()),
     )
     .await?;
     let mut outcome = outcome_of(app, stream, &decided);
-    if ends_incident(&decided.events) {
-        let released = release_groups(app, who, key, id, &decided.before.alert_groups).await?;
-        outcome.position = released
-            .max(Some(outcome.position))
-            .unwrap_or(outcome.position);
-    }
+    settle_outcome(app, &decided.outcome, &mut outcome).await?;
     outcome.incident = Some(id);
     Ok(outcome)
 }
 
-/// Whether the events resolve, close or merge the incident (its alert groups are then free).
-fn ends_incident(events: &[IncidentEvent]) -> bool {
-    events.iter().any(|e| {
-        matches!(
-            e,
-            IncidentEvent::Resolved(_) | IncidentEvent::Closed(_) | IncidentEvent::MergedInto(_)
-        )
-    })
-}
-
-/// Sends ReleaseGroup to every alert group of `incident`; a group that moved on is fine.
-async fn release_groups(
+/// Waits for the workflows an append started and moves `outcome` to where they
+/// ended; whether a merge among them was undone.
+async fn settle_outcome(
     app: &AppService,
-    who: &Principal,
-    key: &str,
-    incident: IncidentId,
-    groups: &[AlertGroupKey],
-) -> Result<Option<u64>, AppError> {
-    let meta = CommandMeta::default();
-    let mut last = None;
-    for group in groups {
-        let stream = group.stream_id();
-        let command_id = release_key(key, &stream);
-        let released = decide::<AlertGroupState>(
-            app,
-            who,
-            &meta,
-            &command_id,
-            &stream,
-            Existing::Required("alert group"),
-            |_, _| {
-                Ok(AlertGroupCommand::Release(ReleaseGroup {
-                    incident_id: incident,
-                }))
-            },
-        )
-        .await;
-        match released {
-            Ok(decided) => {
-                last = decided.outcome.map(|o| o.last_position).max(last);
-            }
-            Err(AppError::Domain(_)) | Err(AppError::NotFound { .. }) => {}
-            Err(other) => return Err(other),
-        }
+    appended: &Option<opsledger_storage::AppendOutcome>,
+    outcome: &mut CommandOutcome,
+) -> Result<bool, AppError> {
+    let Some(appended) = appended else {
+        return Ok(false);
+    };
+    let records = workflow::settle::appended_records(app, appended).await?;
+    settle_records(app, &records, outcome).await
+}
+
+/// [`settle_outcome`] for the records of one append.
+async fn settle_records(
+    app: &AppService,
+    records: &[RecordedEvent],
+    outcome: &mut CommandOutcome,
+) -> Result<bool, AppError> {
+    if !workflow::settle::starts_workflow(records) {
+        return Ok(false);
     }
-    Ok(last)
+    let settled = workflow::settle(app, records).await?;
+    outcome.position = outcome.position.max(settled.last_position);
+    Ok(settled.merge_undone)
 }
 
-/// The command id of the release of group `stream` caused by command `key` (untagged:
-/// the command's own id part names it).
-fn release_key(key: &str, stream: &str) -> String {
-    format!("{}:release:{stream}", command_id::id_part(key))
-}
-
-/// AbsorbDuplicate on the target, then MergeInto on the duplicate.
+/// Records the duplicate on the target (both sides validated first); the merge
+/// policy then marks the duplicate merged, or undoes the record if the
+/// duplicate refuses, so a merge is both sides or neither.
 async fn merge(
     app: &AppService,
     who: &Principal,
@@ -544,55 +522,91 @@ async fn merge(
     duplicate: IncidentId,
     target: IncidentId,
 ) -> Result<CommandOutcome, AppError> {
-    let absorb_key = format!("{}:absorb", command_id::id_part(key));
-    if app.store.command_outcome(&absorb_key).await?.is_none() {
-        // Validate both sides before writing either: a refusal on the duplicate
-        // (closed, already merged) must not leave the target recording it. Two
-        // streams cannot be appended atomically, so a command that closes the
-        // duplicate between this check and its MergeInto can still leave the
-        // target's record behind (a narrow race, not a rule the client can hit).
-        let dup: Loaded<IncidentState> = load(app.store.as_ref(), &duplicate.stream_id()).await?;
-        let tgt: Loaded<IncidentState> = load(app.store.as_ref(), &target.stream_id()).await?;
-        for (loaded, id) in [(&dup, duplicate), (&tgt, target)] {
-            if loaded.last_version.is_none() {
-                return Err(AppError::not_found("incident", id.stream_id()));
-            }
-        }
-        let ctx = who.context(app.clock.now());
-        opsledger_domain::incident::check_merge(&dup.state, &tgt.state, target, duplicate, &ctx)?;
-        let target_meta = CommandMeta::default();
-        decide::<IncidentState>(
-            app,
-            who,
-            &target_meta,
-            &absorb_key,
-            &target.stream_id(),
-            Existing::Required("incident"),
-            |_, _| Ok(IncidentCommand::AbsorbDuplicate { duplicate }),
-        )
-        .await?;
-    }
-    let stream = duplicate.stream_id();
+    check_merge_now(app, who, meta, duplicate, target).await?;
+    let stream = target.stream_id();
+    let target_meta = CommandMeta {
+        expected_version: None,
+        ..meta.clone()
+    };
     let decided = decide::<IncidentState>(
         app,
         who,
-        meta,
+        &target_meta,
         key,
         &stream,
         Existing::Required("incident"),
-        |_, _| Ok(IncidentCommand::MergeInto { target }),
+        None,
+        |_, _| Ok(IncidentCommand::AbsorbDuplicate { duplicate }),
     )
     .await?;
-    let released = release_groups(app, who, key, duplicate, &decided.before.alert_groups).await?;
     let mut outcome = outcome_of(app, stream, &decided);
-    outcome.position = released
-        .max(Some(outcome.position))
-        .unwrap_or(outcome.position);
+    if settle_outcome(app, &decided.outcome, &mut outcome).await? {
+        return Err(merge_refusal(app, who, duplicate, target).await);
+    }
     outcome.incident = Some(target);
     Ok(outcome)
 }
 
-/// Ingests an alert into its group; declares the incident when the group opens one.
+/// Decides both sides of a merge purely (nothing is written): a refusal on
+/// either side refuses the merge; `meta.expected_version` is the duplicate's.
+async fn check_merge_now(
+    app: &AppService,
+    who: &Principal,
+    meta: &CommandMeta,
+    duplicate: IncidentId,
+    target: IncidentId,
+) -> Result<(), AppError> {
+    let dup: Loaded<IncidentState> = app.load(&duplicate.stream_id()).await?;
+    let tgt: Loaded<IncidentState> = app.load(&target.stream_id()).await?;
+    for (loaded, id) in [(&dup, duplicate), (&tgt, target)] {
+        if loaded.last_version.is_none() {
+            return Err(AppError::not_found("incident", id.stream_id()));
+        }
+    }
+    if let Some(expected) = meta.expected_version {
+        if dup.last_version != Some(expected) {
+            return Err(AppError::Conflict {
+                stream_id: duplicate.stream_id(),
+                expected: Some(expected),
+                actual: dup.last_version,
+            });
+        }
+    }
+    let ctx = who.context(app.clock.now());
+    opsledger_domain::incident::check_merge(&dup.state, &tgt.state, target, duplicate, &ctx)?;
+    Ok(())
+}
+
+/// Why a merge the policy undid was refused (the duplicate changed between the
+/// check and its half of the merge): the rule it breaks now.
+async fn merge_refusal(
+    app: &AppService,
+    who: &Principal,
+    duplicate: IncidentId,
+    target: IncidentId,
+) -> AppError {
+    let dup: Result<Loaded<IncidentState>, _> = app.load(&duplicate.stream_id()).await;
+    match dup {
+        Ok(dup) => {
+            let ctx = who.context(app.clock.now());
+            match dup
+                .state
+                .decide(IncidentCommand::MergeInto { target }, &ctx)
+            {
+                Err(rule) => AppError::Domain(rule),
+                Ok(_) => AppError::Conflict {
+                    stream_id: duplicate.stream_id(),
+                    expected: None,
+                    actual: dup.last_version,
+                },
+            }
+        }
+        Err(err) => err,
+    }
+}
+
+/// Ingests an alert into its group; an opened incident is declared by the
+/// declaration policy, which the answer waits for (it names the incident).
 async fn ingest_alert(
     app: &AppService,
     who: &Principal,
@@ -605,8 +619,15 @@ async fn ingest_alert(
         .map_err(|e| AppError::Domain(e.into()))?;
     let stream = group.stream_id();
     let new_incident_id = IncidentId::new(Ulid::new());
-    let decided =
-        decide::<AlertGroupState>(app, who, meta, key, &stream, Existing::Creates, |_, ctx| {
+    let decided = decide::<AlertGroupState>(
+        app,
+        who,
+        meta,
+        key,
+        &stream,
+        Existing::Creates,
+        None,
+        |_, ctx| {
             Ok(AlertGroupCommand::Ingest(IngestAlert {
                 alert: Alert {
                     group: group.clone(),
@@ -622,76 +643,50 @@ async fn ingest_alert(
                 new_incident_id,
                 service_facts: service_facts.clone(),
             }))
-        })
-        .await?;
+        },
+    )
+    .await?;
     let mut outcome = outcome_of(app, stream, &decided);
     outcome.incident = incident_of_group_events(&decided.events);
-    if let (Some(opened), AlertGroupCommand::Ingest(ingest)) =
-        (opened_incident(&decided.events), &decided.command)
-    {
-        let declare = ingest.declare_incident();
-        let declare_key = declare_key(key);
-        let declared = decide::<IncidentState>(
-            app,
-            who,
-            &CommandMeta::default(),
-            &declare_key,
-            &opened.stream_id(),
-            Existing::Creates,
-            |_, _| Ok(IncidentCommand::Declare(declare.clone())),
-        )
-        .await?;
-        if let Some(appended) = declared.outcome {
-            outcome.position = appended.last_position;
-        }
-    } else if let Some(incident) = outcome.incident {
-        // Attached to an incident whose declaration another writer may still be appending.
+    settle_outcome(app, &decided.outcome, &mut outcome).await?;
+    if let (Some(_), Some(appended)) = (outcome.incident, &decided.outcome) {
+        // Attached to an incident opened by an earlier alert: its declaration
+        // (an earlier trigger) is done once the policies passed this append.
+        app.wait_workflows(appended.last_position).await?;
         app.wait_for(outcome.position).await?;
-        app.wait_for_incident(incident).await;
     }
     Ok(outcome)
-}
-
-/// The command id of the declaration an alert's ingestion causes.
-fn declare_key(key: &str) -> String {
-    format!("{}:declare", command_id::id_part(key))
-}
-
-/// The incident a group opened in these events.
-fn opened_incident(events: &[AlertGroupEvent]) -> Option<IncidentId> {
-    events.iter().find_map(|e| match e {
-        AlertGroupEvent::IncidentOpened(opened) => Some(opened.incident_id),
-        _ => None,
-    })
 }
 
 /// The incident an alert opened, attached to or resolved against.
 fn incident_of_group_events(events: &[AlertGroupEvent]) -> Option<IncidentId> {
     events.iter().find_map(|e| match e {
-        AlertGroupEvent::IncidentOpened(opened) => Some(opened.incident_id),
+        AlertGroupEvent::IncidentOpened(_) | AlertGroupEvent::IncidentOpenedV2(_) => {
+            e.opened_incident()
+        }
         AlertGroupEvent::Attached(attached) => Some(attached.incident_id),
         AlertGroupEvent::Resolved(resolved) => resolved.incident_id,
         _ => None,
     })
 }
 
-/// Fills in what a replayed command's original append implies (alert ingestion's incident).
+/// Fills in what a replayed command's original append implies: the workflows it
+/// started (completed by the policies, also after a crash) and its incident.
 pub(super) async fn complete_replay(
     app: &AppService,
-    key: &str,
-    appended: &[opsledger_storage::RecordedEvent],
+    appended: &[RecordedEvent],
     outcome: &mut CommandOutcome,
 ) -> Result<(), AppError> {
+    let merge_undone = settle_records(app, appended, outcome).await?;
     if let Some(incident) = IncidentId::from_stream_id(&outcome.stream_id) {
-        // The original call may have released alert groups after its own append.
-        let loaded: Loaded<IncidentState> = load(app.store.as_ref(), &outcome.stream_id).await?;
-        for group in &loaded.state.alert_groups {
-            let release_key = release_key(key, &group.stream_id());
-            if let Some(released) = app.store.command_outcome(&release_key).await? {
-                outcome.position = outcome.position.max(released.last_position);
-            }
+        if merge_undone {
+            return Err(AppError::Conflict {
+                stream_id: outcome.stream_id.clone(),
+                expected: None,
+                actual: None,
+            });
         }
-        outcome.incident = loaded.state.merged_into.or(Some(incident));
+        outcome.incident = Some(incident);
         return Ok(());
     }
     let events: Vec<AlertGroupEvent> = appended
@@ -701,12 +696,9 @@ pub(super) async fn complete_replay(
             _ => None,
         })
         .collect();
-    if events.is_empty() {
-        return Ok(());
-    }
     outcome.incident = incident_of_group_events(&events);
-    if let Some(declared) = app.store.command_outcome(&declare_key(key)).await? {
-        outcome.position = declared.last_position;
+    if let Some(last) = appended.last() {
+        app.wait_workflows(last.position).await?;
     }
     Ok(())
 }

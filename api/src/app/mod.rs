@@ -10,11 +10,14 @@
 pub mod cache;
 pub mod clock;
 pub mod command;
+pub mod crash_point;
 pub mod error;
 pub mod escalation;
 mod execute;
+pub mod principal;
 pub mod request;
 pub mod stream;
+pub mod workflow;
 
 pub use cache::{AggregateCache, CacheBounds, CacheStats};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -22,14 +25,15 @@ pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, Decla
 pub use error::AppError;
 pub use request::RequestFingerprint;
 
-use crate::auth::Principal;
-use crate::metrics::Metrics;
-use crate::SharedStore;
 use opsledger_domain::{Aggregate, IncidentId};
 use opsledger_projections::{ProjectionHandle, ReadModels};
 use opsledger_storage::{AppendOutcome, Ulid};
+pub use principal::Principal;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// The event store the application appends to and reads from.
+pub type SharedStore = std::sync::Arc<dyn opsledger_storage::EventStore>;
 
 /// How many times a command is re-decided after losing a race on its stream.
 pub const MAX_ATTEMPTS: u32 = 64;
@@ -51,22 +55,26 @@ pub struct CommandOutcome {
     pub incident: Option<IncidentId>,
 }
 
+/// Where the application reports how long its appends take (the server's
+/// metrics implement it; the core names no metrics library).
+pub trait AppendObserver: Send + Sync {
+    /// One append took `latency`.
+    fn observe_append(&self, latency: Duration);
+}
+
 /// The application service (cheap to share behind an `Arc`).
 pub struct AppService {
     store: SharedStore,
     projections: ProjectionHandle<ReadModels>,
     clock: Arc<dyn Clock>,
-    metrics: OnceLock<Arc<Metrics>>,
+    metrics: OnceLock<Arc<dyn AppendObserver>>,
     wait_timeout: Duration,
     aggregate_cache: AggregateCache,
+    workflows: workflow::WorkflowProgress,
 }
 
 /// One decided-and-appended command on one stream.
 struct Decided<A: Aggregate> {
-    /// The state before the command.
-    before: A,
-    /// The command as last decided.
-    command: A::Command,
     /// The events written (empty for a no-op).
     events: Vec<A::Event>,
     /// The append, `None` for a no-op.
@@ -90,6 +98,39 @@ impl AppService {
             metrics: OnceLock::new(),
             wait_timeout: Duration::from_secs(10),
             aggregate_cache: AggregateCache::new(CacheBounds::default()),
+            workflows: workflow::WorkflowProgress::default(),
+        }
+    }
+
+    /// How far this process's workflow policies got.
+    pub fn workflow_progress(&self) -> &workflow::WorkflowProgress {
+        &self.workflows
+    }
+
+    pub(crate) fn workflows_start_at(&self, next: u64) {
+        self.workflows.start_at(next);
+    }
+
+    pub(crate) fn workflows_passed(&self, next: u64) {
+        self.workflows.passed(next);
+    }
+
+    pub(crate) fn workflow_failed(&self, for_good: bool) {
+        self.workflows.failed(for_good);
+    }
+
+    /// Waits (bounded) until the workflow policies reacted to `position`.
+    pub async fn wait_workflows(&self, position: u64) -> Result<(), AppError> {
+        if !self.workflows.running() {
+            tracing::error!("a command waits for the workflow policies, but none run in this process (start a WorkflowRunner)");
+            return Err(AppError::WorkflowLag { position });
+        }
+        let mut next = self.workflows.subscribe();
+        let reached =
+            tokio::time::timeout(self.wait_timeout, next.wait_for(|n| *n > position)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(AppError::WorkflowLag { position }),
         }
     }
 
@@ -112,7 +153,7 @@ impl AppService {
     }
 
     /// Records append latencies into `metrics` (first call wins).
-    pub fn attach_metrics(&self, metrics: Arc<Metrics>) {
+    pub fn attach_metrics(&self, metrics: Arc<dyn AppendObserver>) {
         let _ = self.metrics.set(metrics);
     }
 
@@ -183,23 +224,6 @@ impl AppService {
         }
     }
 
-    /// Waits (bounded) until the read models know `incident`: an alert attached to an
-    /// incident whose declaration another writer is still appending.
-    pub async fn wait_for_incident(&self, incident: IncidentId) {
-        let mut positions = self.projections.position_receiver();
-        let deadline = tokio::time::Instant::now() + self.wait_timeout;
-        while self
-            .projections
-            .read(|m| m.incidents.get(incident).is_none())
-        {
-            let changed = tokio::time::timeout_at(deadline, positions.changed()).await;
-            if !matches!(changed, Ok(Ok(()))) {
-                tracing::warn!(%incident, "the incident of an alert group is not declared yet");
-                return;
-            }
-        }
-    }
-
     /// The outcome of a command whose key was used before: the first outcome if it was
     /// the same request (`command_id`'s request tag), else the key was reused.
     async fn replayed(
@@ -242,7 +266,7 @@ impl AppService {
             replayed: true,
             incident: None,
         };
-        execute::complete_replay(self, command_id, &appended, &mut outcome).await?;
+        execute::complete_replay(self, &appended, &mut outcome).await?;
         self.wait_for(outcome.position).await?;
         Ok(outcome)
     }

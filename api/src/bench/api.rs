@@ -11,6 +11,7 @@
 //! - Stream length: `addIncidentNote` p50/p99 on incident streams of 10 to 100k
 //!   events, with the aggregate cache and without it, in the same run ([`streams`]).
 
+use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppService, SystemClock};
 use crate::auth::{Principal, TokenTable};
 use crate::server::{Readiness, RunningServer, ServerConfig};
@@ -253,6 +254,7 @@ impl fmt::Display for ApiBenchReport {
 
 /// The in-process server and a client for it.
 struct Target {
+    workflows: WorkflowRunner,
     addr: SocketAddr,
     client: reqwest::Client,
     service: String,
@@ -339,6 +341,7 @@ impl Target {
             runner.handle(),
             Arc::new(SystemClock),
         ));
+        let workflows = WorkflowRunner::start(app.clone(), None);
         let mut tokens = TokenTable::new();
         tokens
             .insert(TOKEN, Principal::new("bench", vec![Role::Admin]))
@@ -361,6 +364,7 @@ impl Target {
             server,
             app,
             runner,
+            workflows,
             store,
             _dir: dir,
         };
@@ -453,6 +457,7 @@ impl Target {
 
     async fn stop(self) {
         let _ = self.server.shutdown().await;
+        self.workflows.shutdown().await;
         let _ = self.runner.shutdown().await;
         let _ = opsledger_storage::EventStore::flush_and_stop(self.store.as_ref()).await;
     }

@@ -17,9 +17,10 @@ use opsledger_storage::{SledEventStore, StoreConfig};
 
 use super::fixture_commands::{to_app_command, IncidentIds};
 use super::progress;
+use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppError, AppService, CommandMeta, ManualClock};
 use crate::auth::Principal;
-use crate::cli::{log_dir, projections_dir};
+use crate::data_dir::{log_dir, projections_dir};
 use crate::SharedStore;
 
 /// Options of `demo`.
@@ -115,7 +116,22 @@ pub async fn load_fixtures(
 ) -> Result<DemoReport, AppError> {
     let started = Instant::now();
     let clock = Arc::new(ManualClock::new(cfg.start));
-    let app = AppService::new(store.clone(), projections, clock.clone());
+    let app = Arc::new(AppService::new(store.clone(), projections, clock.clone()));
+    let workflows = WorkflowRunner::start(app.clone(), None);
+    let loaded = load_steps(&app, &clock, cfg, started, progress).await;
+    workflows.shutdown().await;
+    loaded
+}
+
+/// The steps of [`load_fixtures`], through `app` (whose workflow policies run).
+async fn load_steps(
+    app: &AppService,
+    clock: &ManualClock,
+    cfg: FixtureConfig,
+    started: Instant,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DemoReport, AppError> {
+    let store = app.store().clone();
     let mut ids = IncidentIds::default();
     let mut report = DemoReport::default();
     let first = store.head_position().map_or(0, |h| h + 1);

@@ -7,7 +7,6 @@
 
 pub mod demo;
 pub mod fixture_commands;
-pub mod online_backup;
 mod progress;
 pub mod transfer;
 

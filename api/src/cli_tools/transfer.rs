@@ -13,7 +13,7 @@ use opsledger_storage::export::{export, hex, import_file};
 use opsledger_storage::{EventStore, RecordedEvent, SledEventStore, StoreConfig};
 
 use super::progress;
-use crate::cli::{log_dir, projections_dir};
+use crate::data_dir::{log_dir, projections_dir};
 use crate::payload_json::{payload_text, DomainPayloads};
 use crate::SharedStore;
 

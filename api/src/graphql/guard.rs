@@ -1,7 +1,7 @@
 //! The request guard, a schema extension every GraphQL request passes on
 //! every transport: HTTP POST, HTTP GET and WebSocket operations all reach
 //! the schema's parse hook, which sees the raw query and variables
-//! (tests/tests/hostile_graphql.rs shows it for each). It refuses, with a
+//! (tests/tests/e2e/hostile_graphql.rs shows it for each). It refuses, with a
 //! coded error naming the bound:
 //!
 //! - a query or variables nested deeper than [`Limits::nesting`], before the

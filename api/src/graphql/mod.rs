@@ -11,12 +11,13 @@
 //! `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`.
 
 pub mod codes;
-pub mod domain;
 pub mod guard;
 pub mod log;
+pub mod log_event;
 pub mod nesting;
 pub mod request_fingerprint;
 pub mod scalars;
+pub mod schema;
 
 use crate::app::AppService;
 use crate::limits::Limits;
@@ -30,24 +31,24 @@ use std::sync::Arc;
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     log::LogQuery,
-    domain::queries::ReadQuery,
-    domain::kpi::KpiQueryRoot,
-    domain::status::StatusQuery,
-    domain::audit::HistoryQuery,
+    schema::queries::ReadQuery,
+    schema::kpi::KpiQueryRoot,
+    schema::status::StatusQuery,
+    schema::audit::HistoryQuery,
 );
 
 /// Every mutation: one per domain command.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(domain::mutations::DomainMutation);
+pub struct MutationRoot(schema::mutations::DomainMutation);
 
 /// Every subscription field: one merged object per area.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(
     log::LogSubscription,
-    domain::status::StatusSubscription,
-    domain::subscriptions::ReadSubscription,
+    schema::status::StatusSubscription,
+    schema::subscriptions::ReadSubscription,
 );
 
 /// The opsledger schema.
@@ -96,7 +97,7 @@ pub fn build_schema(
     builder(options)
         .data(store)
         .data(app.projections().clone())
-        .data(domain::status::StatusPageFeed::new(
+        .data(schema::status::StatusPageFeed::new(
             app.projections().clone(),
         ))
         .data(app)

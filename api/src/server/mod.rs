@@ -6,16 +6,18 @@ pub mod alert_routing;
 pub mod graphiql;
 pub mod graphql_http;
 pub mod media;
+pub mod online_backup;
 pub mod ops;
 pub mod status_page;
 pub mod webhook;
+pub mod ws;
 
 use crate::app::AppService;
 use crate::auth::TokenTable;
 use crate::graphql::{build_schema, ApiSchema, SchemaOptions};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::ws::connection::WsContext;
+use crate::server::ws::connection::WsContext;
 use crate::SharedStore;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -145,7 +147,7 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql_http::graphql).post(graphql_http::graphql),
         )
-        .route("/graphql/ws", get(crate::ws::graphql_ws))
+        .route("/graphql/ws", get(crate::server::ws::graphql_ws))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -153,10 +155,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/alertmanager",
             post(webhook::alertmanager_counted),
         )
-        .route(
-            "/admin/backup",
-            post(crate::cli_tools::online_backup::admin_backup),
-        )
+        .route("/admin/backup", post(online_backup::admin_backup))
         .route("/status", get(status_page::status_page));
     if state.config().dev {
         router = router.route("/graphiql", get(graphiql::graphiql));
@@ -238,6 +237,11 @@ impl RunningServer {
         config: ServerConfig,
     ) -> Result<Self, StartError> {
         let metrics = Arc::new(Metrics::new()?);
+        let reasons: Vec<&str> = alert_routing::MisrouteReason::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        metrics.declare_misroute_reasons(&reasons);
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;

@@ -71,6 +71,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let head = state.store().head_position();
     let lag = state.readiness().lag(head);
     state.metrics().set_positions(event_count(head), lag);
+    let workflows = state.app().workflow_progress();
+    let (refused, retries) = workflows.failures();
+    let workflow_lag = event_count(head).saturating_sub(workflows.next());
+    state
+        .metrics()
+        .set_workflows(workflow_lag, refused, retries);
     state
         .metrics()
         .set_projection_lag_seconds(projection_lag_seconds(&state, lag).await);

@@ -351,7 +351,7 @@ async fn ingest_one(
         Route::Own(service) => (service, None),
         Route::Default(service, reason) => (service, Some(reason)),
         Route::Unrouted(reason) => {
-            state.metrics().alert_unrouted(reason);
+            state.metrics().alert_unrouted(reason.as_str());
             tracing::warn!(
                 fingerprint = %alert.fingerprint,
                 service = alert.labels.get("service").map(String::as_str).unwrap_or(""),
@@ -367,7 +367,7 @@ async fn ingest_one(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(reason) = rerouted {
-        state.metrics().alert_rerouted(reason);
+        state.metrics().alert_rerouted(reason.as_str());
         labels.push((REROUTED_LABEL.into(), reason.as_str().into()));
     }
     let input = AlertInput {
@@ -428,7 +428,7 @@ async fn group_result(state: &AppState, out: &crate::app::CommandOutcome) -> &'s
         .unwrap_or_default();
     if events
         .iter()
-        .any(|e| e.type_name == "IncidentOpenedForGroup")
+        .any(|e| e.type_name.starts_with("IncidentOpenedForGroup"))
     {
         "opened"
     } else if events.iter().any(|e| e.type_name == "AlertAttached") {

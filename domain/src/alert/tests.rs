@@ -84,12 +84,48 @@ fn received() -> AlertGroupEvent {
 }
 
 fn opened(incident: u128) -> AlertGroupEvent {
+    AlertGroupEvent::IncidentOpenedV2(IncidentOpenedForGroupV2 {
+        incident_id: iid(incident),
+        severity: Severity::Sev2,
+        impact: ingest_cmd(true, incident).impact,
+        by: by(),
+        at: Timestamp(T0),
+    })
+}
+
+fn opened_v1(incident: u128) -> AlertGroupEvent {
     AlertGroupEvent::IncidentOpened(IncidentOpenedForGroup {
         incident_id: iid(incident),
         severity: Severity::Sev2,
         by: by(),
         at: Timestamp(T0),
     })
+}
+
+#[test]
+fn a_schema_1_opening_folds_like_a_schema_2_one() {
+    assert_eq!(
+        given(&[received(), opened_v1(7)]),
+        given(&[received(), opened(7)])
+    );
+}
+
+#[test]
+fn the_declaration_is_rebuilt_from_the_groups_events_alone() {
+    let cmd = ingest_cmd(true, 7);
+    let events = when(&[], AlertGroupCommand::Ingest(cmd.clone())).expect("opens");
+    let [AlertGroupEvent::Received(received), AlertGroupEvent::IncidentOpenedV2(opened)] =
+        events.as_slice()
+    else {
+        panic!("expected Received then IncidentOpenedV2, got {events:?}");
+    };
+    let rebuilt = declaration_for(
+        &received.alert,
+        opened.incident_id,
+        opened.impact,
+        cmd.service_facts.clone(),
+    );
+    assert_eq!(rebuilt, cmd.declare_incident());
 }
 
 fn released(incident: u128) -> AlertGroupEvent {

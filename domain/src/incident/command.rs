@@ -115,6 +115,15 @@ pub enum IncidentCommand {
     },
     /// Closes a resolved incident (final).
     Close,
+    /// Undoes an [`IncidentCommand::AbsorbDuplicate`] whose other half the
+    /// duplicate refused (the merge policy's compensation): accepted on a
+    /// closed or merged target too, so a merge never stays half-applied.
+    UndoDuplicateMerge {
+        /// The duplicate that refused.
+        duplicate: IncidentId,
+        /// Why the duplicate refused (the domain's reason).
+        reason: String,
+    },
     /// Reopens a resolved incident (back to investigating).
     Reopen {
         /// Why.

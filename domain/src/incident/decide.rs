@@ -13,6 +13,9 @@ use crate::text::BoundedText;
 /// The longest accepted title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 
+/// The longest recorded reason of an undone merge, in characters.
+pub const MAX_UNDO_REASON_CHARS: usize = 500;
+
 type Decision = Result<Vec<IncidentEvent>, IncidentError>;
 
 impl IncidentState {
@@ -21,9 +24,13 @@ impl IncidentState {
         if let IncidentCommand::Declare(cmd) = command {
             return self.declare(cmd, ctx);
         }
+        if let IncidentCommand::UndoDuplicateMerge { duplicate, reason } = command {
+            return self.undo_duplicate_merge(duplicate, reason, ctx);
+        }
         self.ensure_open()?;
         match command {
             IncidentCommand::Declare(_) => Err(IncidentError::AlreadyDeclared),
+            IncidentCommand::UndoDuplicateMerge { .. } => Err(IncidentError::DuplicateNotMerged),
             IncidentCommand::Acknowledge => self.acknowledge(ctx),
             IncidentCommand::Advance { to } => self.advance(to, ctx),
             IncidentCommand::AssignCommander { commander } => self.assign_commander(commander, ctx),
@@ -316,6 +323,28 @@ impl IncidentState {
         Ok(vec![IncidentEvent::DuplicateMerged(
             IncidentDuplicateMerged {
                 duplicate,
+                by: ctx.actor.clone(),
+                at: ctx.now,
+            },
+        )])
+    }
+
+    fn undo_duplicate_merge(
+        &self,
+        duplicate: IncidentId,
+        reason: String,
+        ctx: &Context,
+    ) -> Decision {
+        if !self.is_declared() {
+            return Err(IncidentError::NotDeclared);
+        }
+        if !self.duplicates.contains(&duplicate) {
+            return Err(IncidentError::DuplicateNotMerged);
+        }
+        Ok(vec![IncidentEvent::DuplicateMergeUndone(
+            IncidentDuplicateMergeUndone {
+                duplicate,
+                reason: reason.chars().take(MAX_UNDO_REASON_CHARS).collect(),
                 by: ctx.actor.clone(),
                 at: ctx.now,
             },

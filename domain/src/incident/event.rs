@@ -210,6 +210,20 @@ pub struct IncidentDuplicateMerged {
     pub at: Timestamp,
 }
 
+/// A recorded duplicate was taken back: the duplicate refused its half of
+/// the merge (the merge policy's compensating event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDuplicateMergeUndone {
+    /// The duplicate that refused.
+    pub duplicate: IncidentId,
+    /// Why it refused (at most 500 characters).
+    pub reason: String,
+    /// Who merged (the policy acts for the merging actor).
+    pub by: Actor,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// The incident was resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentResolved {
@@ -282,6 +296,8 @@ pub enum IncidentEvent {
     Closed(IncidentClosed),
     /// See [`IncidentReopened`].
     Reopened(IncidentReopened),
+    /// See [`IncidentDuplicateMergeUndone`].
+    DuplicateMergeUndone(IncidentDuplicateMergeUndone),
 }
 
 impl IncidentEvent {
@@ -306,6 +322,7 @@ impl IncidentEvent {
             IncidentEvent::Resolved(_) => "IncidentResolved",
             IncidentEvent::Closed(_) => "IncidentClosed",
             IncidentEvent::Reopened(_) => "IncidentReopened",
+            IncidentEvent::DuplicateMergeUndone(_) => "IncidentDuplicateMergeUndone",
         }
     }
 
@@ -335,6 +352,7 @@ impl IncidentEvent {
             IncidentEvent::Resolved(e) => e.at,
             IncidentEvent::Closed(e) => e.at,
             IncidentEvent::Reopened(e) => e.at,
+            IncidentEvent::DuplicateMergeUndone(e) => e.at,
         }
     }
 }

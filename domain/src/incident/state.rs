@@ -152,6 +152,7 @@ impl IncidentState {
                     self.duplicates.push(e.duplicate);
                 }
             }
+            IncidentEvent::DuplicateMergeUndone(e) => self.duplicates.retain(|d| *d != e.duplicate),
             IncidentEvent::Resolved(e) => {
                 self.status = IncidentStatus::Resolved;
                 self.resolved_at = Some(e.at);

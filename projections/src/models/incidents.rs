@@ -206,6 +206,9 @@ pub fn describe(event: &IncidentEvent) -> String {
         E::AlertGroupLinked(e) => format!("alert group {} linked", e.group.dedup_key),
         E::MergedInto(e) => format!("merged into {}", e.target),
         E::DuplicateMerged(e) => format!("absorbed duplicate {}", e.duplicate),
+        E::DuplicateMergeUndone(e) => {
+            format!("merge of duplicate {} undone: {}", e.duplicate, e.reason)
+        }
         E::Resolved(e) => format!("resolved: {}", e.summary),
         E::Closed(_) => "closed".into(),
         E::Reopened(e) => format!("reopened: {}", e.reason),
@@ -290,6 +293,7 @@ impl IncidentsModel {
             E::AlertGroupLinked(e) => view.alert_groups.push(e.group.clone()),
             E::MergedInto(e) => view.merged_into = Some(e.target),
             E::DuplicateMerged(e) => view.duplicates.push(e.duplicate),
+            E::DuplicateMergeUndone(e) => view.duplicates.retain(|d| *d != e.duplicate),
             E::Resolved(e) => {
                 view.status = IncidentStatus::Resolved;
                 view.resolved_at = Some(e.at);
@@ -340,10 +344,12 @@ impl IncidentsModel {
                 group.firing = true;
                 group.last_received_at = Some(e.alert.received_at);
             }
-            AlertGroupEvent::IncidentOpened(e) => {
-                group.incidents_opened += 1;
-                group.open_incident = Some(e.incident_id);
-                self.open_by_group.insert(group.key.clone(), e.incident_id);
+            AlertGroupEvent::IncidentOpened(_) | AlertGroupEvent::IncidentOpenedV2(_) => {
+                if let Some(incident_id) = event.opened_incident() {
+                    group.incidents_opened += 1;
+                    group.open_incident = Some(incident_id);
+                    self.open_by_group.insert(group.key.clone(), incident_id);
+                }
             }
             AlertGroupEvent::Attached(e) => {
                 if e.suppressed {

@@ -195,6 +195,10 @@ impl ReadModels {
                 let service = self.group_service(meta)?;
                 Some(fact(e.at, service, AlertFactKind::OpenedIncident))
             }
+            AlertGroupEvent::IncidentOpenedV2(e) => {
+                let service = self.group_service(meta)?;
+                Some(fact(e.at, service, AlertFactKind::OpenedIncident))
+            }
             _ => None,
         };
         if let Some(f) = recorded {

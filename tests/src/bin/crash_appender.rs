@@ -2,7 +2,7 @@
 //! forever from several tasks, printing one line per acknowledged append:
 //! `ACK <first_position> <last_position> <command_id>`. It prints `OPENING`
 //! just before opening the store and `OPENED` after, so a test can kill it
-//! during the open. Killed with SIGKILL by `tests/tests/crash_kill.rs`.
+//! during the open. Killed with SIGKILL by `tests/tests/e2e/crash_kill.rs`.
 
 use std::io::Write;
 

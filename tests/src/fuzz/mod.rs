@@ -3,7 +3,7 @@
 //! value that does not survive its own round trip, an uncoded error).
 //!
 //! The coverage-guided fuzzer (`tests/fuzz`, cargo-fuzz, nightly only) calls these, and
-//! so does the stable replay test `tests/tests/fuzz_replay.rs`, which feeds every file of
+//! so does the stable replay test `tests/tests/e2e/fuzz_replay.rs`, which feeds every file of
 //! `tests/fuzz/corpus/<target>/` through the same function in CI: an input that once
 //! crashed a target stays a regression test.
 

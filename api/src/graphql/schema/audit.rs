@@ -6,7 +6,7 @@
 use super::types::{not_found, parse_id, projections, store, Change, Incident, Review};
 use crate::auth::require_role;
 use crate::error::ApiError;
-use crate::graphql::log::LogEventObject;
+use crate::graphql::log_event::LogEventObject;
 use crate::graphql::scalars::DateTime;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, OutputType, SimpleObject, ID};

@@ -4,7 +4,9 @@
 
 use crate::auth::{bearer_secret, Principal, TokenTable};
 use crate::error::{ApiError, ErrorCode};
-use crate::ws::protocol::{parse_client_message, ClientMessage, Close, Protocol, ServerMessage};
+use crate::server::ws::protocol::{
+    parse_client_message, ClientMessage, Close, Protocol, ServerMessage,
+};
 use async_graphql::ServerError;
 use serde_json::Value;
 use std::collections::HashMap;

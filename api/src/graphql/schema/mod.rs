@@ -1,4 +1,4 @@
-//! The domain part of the schema: object types built from the projections'
+//! The read and write schema (named for what it serves, not after the domain crate): object types built from the projections'
 //! read models, the read queries and subscriptions, and the mutations.
 
 pub mod audit;

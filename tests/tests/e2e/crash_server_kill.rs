@@ -1,9 +1,14 @@
 //! Crash under load: the real server (`crash_server serve`, i.e. the `opsledger`
 //! CLI) takes mutations from 16 clients and is SIGKILLed at a random moment,
-//! then restarted on the same data directory. Every mutation that got a
-//! success answer must be in the log (its position holds its incident's
-//! stream) and in the read models (the incident is at least as far as
-//! acknowledged), and `verify` passes at the end.
+//! then restarted on the same data directory. Every client opens its incidents
+//! by alert ingestion, acknowledges and resolves them, each request with an
+//! idempotency key; the request in flight at the kill is re-sent with its key
+//! after the restart. Every mutation that got a success answer must be in the
+//! log (its position holds its incident's stream) and in the read models (the
+//! incident is at least as far as confirmed), and `verify` passes at the end.
+//! Workflows across streams must be complete: every answered alert's incident
+//! is declared, and the next alert for a resolved incident's fingerprint opens
+//! a new incident (its group was released). Incomplete workflows must be 0.
 //!
 //! Cycles: 5 by default; `OPSLEDGER_CRASH_CYCLES=50` for the full run.
 //! Seed: `OPSLEDGER_CRASH_SEED` replays a run (the seed is printed).
@@ -46,6 +51,53 @@ struct Ack {
     stream: String,
     stage: Stage,
     position: u64,
+    fingerprint: String,
+}
+
+/// A request that was in flight when the server died (re-sent after the restart).
+#[derive(Clone, Debug)]
+struct InFlight {
+    stage: Stage,
+    incident: Option<String>,
+    fingerprint: String,
+    variables: Value,
+}
+
+const INGEST: &str = "mutation($input: AlertInputGql!, $key: String) { ingestAlert(input: $input, idempotencyKey: $key) { position incident { id } } }";
+const ACKNOWLEDGE: &str = "mutation($id: ID!, $key: String) { acknowledgeIncident(id: $id, idempotencyKey: $key) { position } }";
+const RESOLVE: &str = "mutation($id: ID!, $key: String) { resolveIncident(id: $id, summary: \"done\", idempotencyKey: $key) { position } }";
+
+fn query_of(stage: Stage) -> (&'static str, &'static str) {
+    match stage {
+        Stage::Declared => (INGEST, "ingestAlert"),
+        Stage::Acknowledged => (ACKNOWLEDGE, "acknowledgeIncident"),
+        Stage::Resolved => (RESOLVE, "resolveIncident"),
+    }
+}
+
+fn alert_input(service: &str, fingerprint: &str) -> Value {
+    json!({"service": service, "dedupKey": fingerprint, "source": "crash",
+        "summary": format!("{fingerprint} firing")})
+}
+
+/// The ack for a successful answer `data` to a `stage` request.
+fn ack_of(stage: Stage, incident: Option<&str>, fingerprint: &str, data: &Value) -> Ack {
+    let (_, field) = query_of(stage);
+    let payload = &data[field];
+    let incident = match stage {
+        Stage::Declared => payload["incident"]["id"]
+            .as_str()
+            .expect("the alert's incident"),
+        _ => incident.expect("an incident"),
+    }
+    .to_owned();
+    Ack {
+        stream: format!("incident-{incident}"),
+        incident,
+        stage,
+        position: payload["position"].as_u64().unwrap(),
+        fingerprint: fingerprint.to_owned(),
+    }
 }
 
 struct Server {
@@ -115,57 +167,113 @@ async fn register_service(client: &reqwest::Client, base: &str) -> String {
     data["registerService"]["id"].as_str().unwrap().to_owned()
 }
 
-/// One client: declare, acknowledge, resolve, again, until a request fails (the kill).
+/// One client: ingest an alert (opening an incident), acknowledge, resolve,
+/// again, until a request fails (the kill): that request is left in `inflight`.
 async fn client_loop(
     client: reqwest::Client,
     base: String,
     service: String,
+    name: String,
     acks: Arc<Mutex<Vec<Ack>>>,
+    inflight: Arc<Mutex<Vec<InFlight>>>,
 ) {
-    loop {
-        let Some(data) = graphql(
-            &client,
-            &base,
-            "mutation($input: DeclareIncidentInput!) { declareIncident(input: $input) { id streamId position } }",
-            json!({"input": {"title": "crash", "severity": "SEV3",
-                "impacts": [{"service": service, "level": "DEGRADED"}]}}),
-        )
-        .await
-        else {
-            return;
-        };
-        let id = data["declareIncident"]["id"].as_str().unwrap().to_owned();
-        let stream = data["declareIncident"]["streamId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let record = |stage, payload: &Value| {
-            acks.lock().unwrap().push(Ack {
-                incident: id.clone(),
-                stream: stream.clone(),
-                stage,
-                position: payload["position"].as_u64().unwrap(),
-            })
-        };
-        record(Stage::Declared, &data["declareIncident"]);
-        for (stage, field, query) in [
-            (
-                Stage::Acknowledged,
-                "acknowledgeIncident",
-                "mutation($id: ID!) { acknowledgeIncident(id: $id) { position } }",
-            ),
-            (
-                Stage::Resolved,
-                "resolveIncident",
-                "mutation($id: ID!) { resolveIncident(id: $id, summary: \"done\") { position } }",
-            ),
-        ] {
-            let Some(data) = graphql(&client, &base, query, json!({ "id": id })).await else {
+    for n in 0.. {
+        let fingerprint = format!("{name}-{n}");
+        let mut incident: Option<String> = None;
+        for stage in [Stage::Declared, Stage::Acknowledged, Stage::Resolved] {
+            let key = format!("{fingerprint}-{stage:?}");
+            let variables = match &incident {
+                None => json!({"input": alert_input(&service, &fingerprint), "key": key}),
+                Some(id) => json!({"id": id, "key": key}),
+            };
+            let (query, _) = query_of(stage);
+            let Some(data) = graphql(&client, &base, query, variables.clone()).await else {
+                inflight.lock().unwrap().push(InFlight {
+                    stage,
+                    incident,
+                    fingerprint,
+                    variables,
+                });
                 return;
             };
-            record(stage, &data[field]);
+            let ack = ack_of(stage, incident.as_deref(), &fingerprint, &data);
+            incident = Some(ack.incident.clone());
+            acks.lock().unwrap().push(ack);
         }
     }
+}
+
+/// Re-sends the requests in flight at the kill, with their keys; records the answers.
+async fn resend(
+    client: &reqwest::Client,
+    base: &str,
+    inflight: Vec<InFlight>,
+    acks: &Mutex<Vec<Ack>>,
+) {
+    for request in inflight {
+        let (query, _) = query_of(request.stage);
+        let data = graphql(client, base, query, request.variables.clone())
+            .await
+            .expect("a re-sent request is answered");
+        let ack = ack_of(
+            request.stage,
+            request.incident.as_deref(),
+            &request.fingerprint,
+            &data,
+        );
+        acks.lock().unwrap().push(ack);
+    }
+}
+
+/// Workflows left incomplete: answered alerts whose incident is not declared,
+/// and resolved incidents whose alert group still attaches the next alert.
+async fn incomplete_workflows(
+    client: &reqwest::Client,
+    base: &str,
+    service: &str,
+    acks: &[Ack],
+) -> Vec<String> {
+    let mut incomplete = Vec::new();
+    let mut resolved: HashMap<&str, &Ack> = HashMap::new();
+    for ack in acks {
+        if ack.stage == Stage::Resolved {
+            resolved.insert(&ack.incident, ack);
+        }
+    }
+    for ack in acks.iter().filter(|a| a.stage == Stage::Declared) {
+        let data = graphql(
+            client,
+            base,
+            "query($id: ID!) { incident(id: $id) { id } }",
+            json!({"id": ack.incident}),
+        )
+        .await
+        .expect("incident query");
+        if data["incident"].is_null() {
+            incomplete.push(format!(
+                "alert {} answered, incident {} never declared",
+                ack.fingerprint, ack.incident
+            ));
+        }
+    }
+    for ack in resolved.values() {
+        let data = graphql(
+            client,
+            base,
+            INGEST,
+            json!({"input": alert_input(service, &ack.fingerprint), "key": format!("{}-next", ack.fingerprint)}),
+        )
+        .await
+        .expect("the next alert");
+        let next = data["ingestAlert"]["incident"]["id"].as_str().unwrap_or("");
+        if next == ack.incident {
+            incomplete.push(format!(
+                "alert group {} not released: the next alert attached to resolved {}",
+                ack.fingerprint, ack.incident
+            ));
+        }
+    }
+    incomplete
 }
 
 /// Every confirmed incident is in the read models at least as far as confirmed.
@@ -212,7 +320,15 @@ async fn check_log(dir: &Path, acks: &[Ack]) {
     }
     for ack in acks {
         let stream = streams.get(ack.position as usize).map(String::as_str);
-        assert_eq!(stream, Some(ack.stream.as_str()), "{ack:?}");
+        // A resolve answers with its workflow's last write: its alert group's release.
+        let released = stream.is_some_and(|s| {
+            ack.stage == Stage::Resolved
+                && s.starts_with("alertgroup-")
+                && s.ends_with(&format!("-{}", ack.fingerprint))
+        });
+        if !released {
+            assert_eq!(stream, Some(ack.stream.as_str()), "{ack:?}");
+        }
     }
     store.flush_and_stop().await.unwrap();
 }
@@ -241,16 +357,20 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
         .build()
         .unwrap();
     let acks = Arc::new(Mutex::new(Vec::new()));
+    let inflight = Arc::new(Mutex::new(Vec::new()));
     let mut server = start_server(dir.path(), &client).await;
     let service = register_service(&client, &server.base).await;
-    for _ in 0..cycles {
+    let mut resent = 0;
+    for cycle in 0..cycles {
         let clients: Vec<_> = (0..CLIENTS)
-            .map(|_| {
+            .map(|c| {
                 tokio::spawn(client_loop(
                     client.clone(),
                     server.base.clone(),
                     service.clone(),
+                    format!("c{c}-k{cycle}"),
                     acks.clone(),
+                    inflight.clone(),
                 ))
             })
             .collect();
@@ -261,9 +381,15 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
             task.await.unwrap();
         }
         server = start_server(dir.path(), &client).await;
+        let pending = std::mem::take(&mut *inflight.lock().unwrap());
+        resent += pending.len();
+        resend(&client, &server.base, pending, &acks).await;
         let snapshot = acks.lock().unwrap().clone();
         check_read_models(&client, &server.base, &snapshot).await;
     }
+    let snapshot = acks.lock().unwrap().clone();
+    let incomplete = incomplete_workflows(&client, &server.base, &service, &snapshot).await;
+    assert_eq!(incomplete, Vec::<String>::new(), "incomplete workflows");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let acks = acks.lock().unwrap().clone();
@@ -278,7 +404,7 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
     assert!(verify.status.success(), "verify failed: {out}");
     assert!(out.starts_with("ok: "), "{out}");
     println!(
-        "{cycles} kill cycles, {} answered mutations checked; {out}",
+        "{cycles} kill cycles, {} answered mutations checked ({resent} re-sent after a kill), 0 incomplete workflows; {out}",
         acks.len()
     );
 }

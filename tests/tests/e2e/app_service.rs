@@ -3,6 +3,7 @@
 //! aggregate cache seeing another writer's appends.
 
 use opsledger_api::app::escalation::{check_escalations, ESCALATION_ACTOR};
+use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{
     AlertInput, AppCommand, AppError, AppService, CommandMeta, CommandOutcome, DeclareInput,
     ManualClock,
@@ -27,6 +28,7 @@ use std::sync::Arc;
 const T0: i64 = 1_714_564_800_000;
 
 struct Harness {
+    _workflows: WorkflowRunner,
     app: Arc<AppService>,
     clock: Arc<ManualClock>,
     store: Arc<dyn EventStore>,
@@ -54,8 +56,10 @@ async fn harness() -> Harness {
         runner.handle(),
         clock.clone(),
     ));
+    let workflows = WorkflowRunner::start(app.clone(), None);
     Harness {
         app,
+        _workflows: workflows,
         clock,
         store,
         _runner: runner,
@@ -337,20 +341,14 @@ async fn concurrent_calls_with_one_idempotency_key_write_once_and_agree() {
     assert_eq!(incidents, 1);
 }
 
-/// The service remembers folded aggregates (its aggregate cache), yet every command
-/// reads its stream's tail: events another node appends straight to the store are
-/// decided on by the next command.
-#[tokio::test]
-async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
-    let h = harness().await;
-    let service = register(&h, "search").await;
-    let input = DeclareInput {
-        title: "search down".into(),
+async fn declare_incident(h: &Harness, service: ServiceId, title: &str) -> IncidentId {
+    let declare = DeclareInput {
+        title: title.into(),
         description: String::new(),
         severity: None,
         impacts: vec![ServiceImpact {
             service,
-            level: ImpactLevel::MajorOutage,
+            level: ImpactLevel::Degraded,
         }],
         started_at: None,
         detected_at: None,
@@ -360,11 +358,107 @@ async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::DeclareIncident { id: None, input },
+            AppCommand::DeclareIncident {
+                id: None,
+                input: declare,
+            },
         )
         .await
         .unwrap();
-    let id = IncidentId::from_stream_id(&out.stream_id).unwrap();
+    IncidentId::from_stream_id(&out.stream_id).unwrap()
+}
+
+/// The merge's race: the target recorded the duplicate (the merge command's
+/// write), then the duplicate was closed before the policy marked it merged.
+/// The policy's follow-up is refused, so it undoes the target's record: a
+/// merge is both sides or neither.
+#[tokio::test]
+async fn a_merge_the_duplicate_refuses_is_undone_on_the_target() {
+    use opsledger_domain::incident::{IncidentDuplicateMerged, IncidentEvent};
+    use opsledger_domain::{Actor, DomainEvent};
+    use opsledger_storage::{encode_payload, AppendRequest, ExpectedVersion, NewEvent, Ulid};
+
+    let h = harness().await;
+    let service = register(&h, "db").await;
+    let target = declare_incident(&h, service, "db down").await;
+    let duplicate = declare_incident(&h, service, "db slow").await;
+    let summary = Summary::parse("gone").expect("bounded");
+    incident_command(&h, duplicate, IncidentCommand::Resolve { summary }).await;
+    incident_command(&h, duplicate, IncidentCommand::Close).await;
+
+    let recorded = DomainEvent::Incident(IncidentEvent::DuplicateMerged(IncidentDuplicateMerged {
+        duplicate,
+        by: Actor("rita".into()),
+        at: Timestamp::from_millis(T0),
+    }));
+    let outcome = h
+        .store
+        .append(AppendRequest {
+            stream_id: target.stream_id(),
+            expected: ExpectedVersion::Any,
+            command_id: "merge-before-the-close".into(),
+            actor: "rita".into(),
+            correlation_id: Ulid::new(),
+            causation_id: None,
+            recorded_at_ms: T0,
+            events: vec![NewEvent {
+                event_id: Ulid::new(),
+                type_name: recorded.type_name().into(),
+                schema_version: recorded.schema_version(),
+                payload: encode_payload(&recorded).unwrap(),
+            }],
+        })
+        .await
+        .unwrap();
+    h.app.wait_workflows(outcome.last_position).await.unwrap();
+    let head = h.store.head_position().unwrap();
+    h.app.wait_for(head).await.unwrap();
+
+    let events = h
+        .store
+        .read_stream(&target.stream_id(), 0, Direction::Forward, 100)
+        .await
+        .unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.type_name, "IncidentDuplicateMergeUndone");
+    assert!(
+        last.command_id.starts_with("wf:unmerge:"),
+        "{}",
+        last.command_id
+    );
+    let (target_view, duplicate_view) = h.app.projections().read(|m| {
+        (
+            m.incidents.get(target).cloned().unwrap(),
+            m.incidents.get(duplicate).cloned().unwrap(),
+        )
+    });
+    assert!(
+        target_view.duplicates.is_empty(),
+        "{:?}",
+        target_view.duplicates
+    );
+    assert_eq!(duplicate_view.merged_into, None);
+    assert_eq!(duplicate_view.status, IncidentStatus::Closed);
+    assert_eq!(
+        h.store
+            .read_stream(&duplicate.stream_id(), 0, Direction::Forward, 100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.type_name == "IncidentMergedInto")
+            .count(),
+        0
+    );
+}
+
+/// The service remembers folded aggregates (its aggregate cache), yet every command
+/// reads its stream's tail: events another node appends straight to the store are
+/// decided on by the next command.
+#[tokio::test]
+async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
+    let h = harness().await;
+    let service = register(&h, "search").await;
+    let id = declare_incident(&h, service, "search down").await;
     let note = |text: &str| IncidentCommand::AddNote {
         text: Note::parse(text).unwrap(),
     };

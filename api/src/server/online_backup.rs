@@ -13,8 +13,8 @@ use opsledger_storage::backup::{backup_from, TransferError};
 use opsledger_storage::export::hex;
 use serde::Deserialize;
 
+use super::AppState;
 use crate::error::{error_body, ApiError};
-use crate::server::AppState;
 
 /// The request body.
 #[derive(Debug, Deserialize)]

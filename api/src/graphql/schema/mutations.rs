@@ -658,7 +658,7 @@ impl DomainMutation {
                 ))?
             }
         };
-        crate::graphql::domain::bounded_input::check_count(
+        crate::graphql::schema::bounded_input::check_count(
             "input.labels",
             input.labels.len(),
             MAX_LABELS,
@@ -860,7 +860,7 @@ impl DomainMutation {
         idempotency_key: Option<String>,
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
-        crate::graphql::domain::bounded_input::check_count(
+        crate::graphql::schema::bounded_input::check_count(
             "results",
             results.len(),
             super::mutations_inputs::MAX_STEPS,

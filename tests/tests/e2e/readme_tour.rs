@@ -14,7 +14,7 @@ use opsledger_tests::spawn_demo_app;
 use serde_json::Value;
 use std::time::Instant;
 
-const README: &str = include_str!("../../README.md");
+const README: &str = include_str!("../../../README.md");
 
 /// The tour section of the README.
 fn tour_section() -> &'static str {
