@@ -69,8 +69,8 @@ pub struct AppService {
     clock: Arc<dyn Clock>,
     metrics: OnceLock<Arc<dyn AppendObserver>>,
     wait_timeout: Duration,
-    aggregate_cache: AggregateCache,
     workflows: workflow::WorkflowProgress,
+    aggregate_cache: AggregateCache,
 }
 
 /// One decided-and-appended command on one stream.
@@ -97,8 +97,8 @@ impl AppService {
             clock,
             metrics: OnceLock::new(),
             wait_timeout: Duration::from_secs(10),
-            aggregate_cache: AggregateCache::new(CacheBounds::default()),
             workflows: workflow::WorkflowProgress::default(),
+            aggregate_cache: AggregateCache::new(CacheBounds::default()),
         }
     }
 

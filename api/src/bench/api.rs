@@ -76,7 +76,7 @@ pub struct ApiBenchOptions {
 
 impl ApiBenchOptions {
     fn runs(&self, section: ApiBenchSection) -> bool {
-        self.only.is_none() || self.only == Some(section)
+        self.only.is_none_or(|only| only == section)
     }
 }
 

@@ -458,7 +458,27 @@ async fn a_merge_the_duplicate_refuses_is_undone_on_the_target() {
 async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
     let h = harness().await;
     let service = register(&h, "search").await;
-    let id = declare_incident(&h, service, "search down").await;
+    let input = DeclareInput {
+        title: "search down".into(),
+        description: String::new(),
+        severity: None,
+        impacts: vec![ServiceImpact {
+            service,
+            level: ImpactLevel::MajorOutage,
+        }],
+        started_at: None,
+        detected_at: None,
+    };
+    let out = h
+        .app
+        .execute(
+            &responder(),
+            CommandMeta::default(),
+            AppCommand::DeclareIncident { id: None, input },
+        )
+        .await
+        .unwrap();
+    let id = IncidentId::from_stream_id(&out.stream_id).unwrap();
     let note = |text: &str| IncidentCommand::AddNote {
         text: Note::parse(text).unwrap(),
     };

@@ -14,14 +14,15 @@
 //! Seed: `OPSLEDGER_CRASH_SEED` replays a run (the seed is printed).
 
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+use opsledger_tests::server_process::{ServerProcess, PROCESS_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const TOKEN: &str = "crash-admin-secret";
+const TOKEN: &str = PROCESS_TOKEN;
 const CLIENTS: usize = 16;
 
 /// A tiny xorshift generator: enough randomness for kill timing, no extra dependency.
@@ -100,39 +101,9 @@ fn ack_of(stage: Stage, incident: Option<&str>, fingerprint: &str, data: &Value)
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn start_server(dir: &Path, client: &reqwest::Client) -> Server {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_server"))
-        .args(["serve", "--data"])
-        .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("OPSLEDGER_TOKENS", format!("{TOKEN}:root:admin"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..600 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().as_u16() == 200 {
-                return Server { child, base };
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not become ready");
+/// The real server on `dir`, ready.
+async fn start_server(dir: &Path) -> ServerProcess {
+    ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir, None).await
 }
 
 async fn graphql(
@@ -358,7 +329,7 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
         .unwrap();
     let acks = Arc::new(Mutex::new(Vec::new()));
     let inflight = Arc::new(Mutex::new(Vec::new()));
-    let mut server = start_server(dir.path(), &client).await;
+    let mut server = start_server(dir.path()).await;
     let service = register_service(&client, &server.base).await;
     let mut resent = 0;
     for cycle in 0..cycles {
@@ -375,12 +346,11 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(200 + rng.below(1000))).await;
-        server.child.kill().unwrap(); // SIGKILL
-        server.child.wait().unwrap();
+        server.kill(); // SIGKILL
         for task in clients {
             task.await.unwrap();
         }
-        server = start_server(dir.path(), &client).await;
+        server = start_server(dir.path()).await;
         let pending = std::mem::take(&mut *inflight.lock().unwrap());
         resent += pending.len();
         resend(&client, &server.base, pending, &acks).await;
@@ -390,8 +360,7 @@ async fn sigkill_under_load_keeps_every_answered_mutation() {
     let snapshot = acks.lock().unwrap().clone();
     let incomplete = incomplete_workflows(&client, &server.base, &service, &snapshot).await;
     assert_eq!(incomplete, Vec::<String>::new(), "incomplete workflows");
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     let acks = acks.lock().unwrap().clone();
     assert!(!acks.is_empty(), "no mutation was answered");
     check_log(dir.path(), &acks).await;
