@@ -556,8 +556,8 @@ async fn check_merge_now(
     duplicate: IncidentId,
     target: IncidentId,
 ) -> Result<(), AppError> {
-    let dup: Loaded<IncidentState> = load(app.store.as_ref(), &duplicate.stream_id()).await?;
-    let tgt: Loaded<IncidentState> = load(app.store.as_ref(), &target.stream_id()).await?;
+    let dup: Loaded<IncidentState> = app.load(&duplicate.stream_id()).await?;
+    let tgt: Loaded<IncidentState> = app.load(&target.stream_id()).await?;
     for (loaded, id) in [(&dup, duplicate), (&tgt, target)] {
         if loaded.last_version.is_none() {
             return Err(AppError::not_found("incident", id.stream_id()));
@@ -585,8 +585,7 @@ async fn merge_refusal(
     duplicate: IncidentId,
     target: IncidentId,
 ) -> AppError {
-    let dup: Result<Loaded<IncidentState>, _> =
-        load(app.store.as_ref(), &duplicate.stream_id()).await;
+    let dup: Result<Loaded<IncidentState>, _> = app.load(&duplicate.stream_id()).await;
     match dup {
         Ok(dup) => {
             let ctx = who.context(app.clock.now());

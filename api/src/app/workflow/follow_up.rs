@@ -5,7 +5,7 @@
 use super::rules::{follow_up_id, FollowUpKind, Trigger};
 use crate::app::crash_point;
 use crate::app::execute::{decide, incident_service_facts, Existing};
-use crate::app::stream::{load, Loaded};
+use crate::app::stream::Loaded;
 use crate::app::Principal;
 use crate::app::{AppError, AppService, CommandMeta};
 use opsledger_domain::alert::{
@@ -48,8 +48,7 @@ pub async fn follow_up_ids(
     Ok(match trigger {
         Trigger::Declare { .. } => vec![id(FollowUpKind::Declare, None)],
         Trigger::Release { incident, .. } => {
-            let loaded: Loaded<IncidentState> =
-                load(app.store().as_ref(), &incident.stream_id()).await?;
+            let loaded: Loaded<IncidentState> = app.load(&incident.stream_id()).await?;
             loaded
                 .state
                 .alert_groups
@@ -135,7 +134,7 @@ async fn declare(
         return Ok(());
     }
     let stream = incident.stream_id();
-    let current: Loaded<IncidentState> = load(app.store().as_ref(), &stream).await?;
+    let current: Loaded<IncidentState> = app.load(&stream).await?;
     if current.state.is_declared() {
         // Declared in line by a version before the policies.
         return Ok(());
@@ -202,7 +201,7 @@ async fn release(
     trigger: &Trigger,
     incident: IncidentId,
 ) -> Result<(), AppError> {
-    let loaded: Loaded<IncidentState> = load(app.store().as_ref(), &incident.stream_id()).await?;
+    let loaded: Loaded<IncidentState> = app.load(&incident.stream_id()).await?;
     if !still_ended(&loaded.state) {
         return Ok(());
     }
@@ -250,7 +249,7 @@ async fn mark_merged(
     if done(app, &merge_id).await? || done(app, &unmerge_id).await? {
         return Ok(());
     }
-    let dup: Loaded<IncidentState> = load(app.store().as_ref(), &duplicate.stream_id()).await?;
+    let dup: Loaded<IncidentState> = app.load(&duplicate.stream_id()).await?;
     if dup.state.merged_into == Some(target) {
         // Merged in line by a version before the policies.
         return Ok(());

@@ -85,6 +85,8 @@ pub(super) async fn stream_lengths(
 }
 
 /// A second server on the bench's store and read models, without an aggregate cache.
+/// It runs no workflow policies of its own (the bench's server does): a note starts no
+/// workflow, so its commands never wait for one.
 struct UncachedServer {
     addr: SocketAddr,
     server: RunningServer,
