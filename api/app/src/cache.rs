@@ -337,9 +337,9 @@ mod tests {
     //! stream reads return, or to let another writer append just before the service).
 
     use super::*;
-    use crate::app::stream::{load, load_cached};
-    use crate::app::{AppCommand, AppError, AppService, CommandMeta, DeclareInput, ManualClock};
-    use crate::auth::Principal;
+    use crate::stream::{load, load_cached};
+    use crate::{AppCommand, AppError, AppService, CommandMeta, DeclareInput, ManualClock};
+    use crate::principal::Principal;
     use async_trait::async_trait;
     use opsledger_domain::incident::{
         ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent, IncidentNoteAdded,
@@ -546,13 +546,13 @@ mod tests {
             id: IncidentId,
             meta: CommandMeta,
             command: IncidentCommand,
-        ) -> Result<crate::app::CommandOutcome, AppError> {
+        ) -> Result<crate::CommandOutcome, AppError> {
             self.app
                 .execute(&responder(), meta, AppCommand::Incident { id, command })
                 .await
         }
 
-        async fn note(&self, id: IncidentId, text: &str) -> crate::app::CommandOutcome {
+        async fn note(&self, id: IncidentId, text: &str) -> crate::CommandOutcome {
             let command = IncidentCommand::AddNote {
                 text: Note::parse(text).unwrap(),
             };
