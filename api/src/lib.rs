@@ -1,8 +1,8 @@
 //! # opsledger-api
 //!
-//! The `opsledger` CLI and the composition root: [`cli`] builds the store, the
-//! projections, the workflow runner, the application service and the server,
-//! and runs every subcommand; [`cli_tools`]: demo, rebuild, export/import,
+//! The `opsledger` CLI and the composition root: [`node`] builds the store, the
+//! projections, the workflow runner, the application service and the server (and
+//! takes them down); [`cli`] runs every subcommand; [`cli_tools`]: demo, rebuild, export/import,
 //! backup/restore.
 //!
 //! The layers it composes are crates of their own (see the README's
@@ -26,3 +26,4 @@ pub use opsledger_server::{
 
 pub mod cli;
 pub mod cli_tools;
+pub mod node;

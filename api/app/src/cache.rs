@@ -337,9 +337,9 @@ mod tests {
     //! stream reads return, or to let another writer append just before the service).
 
     use super::*;
+    use crate::principal::Principal;
     use crate::stream::{load, load_cached};
     use crate::{AppCommand, AppError, AppService, CommandMeta, DeclareInput, ManualClock};
-    use crate::principal::Principal;
     use async_trait::async_trait;
     use opsledger_domain::incident::{
         ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent, IncidentNoteAdded,

@@ -14,9 +14,9 @@
 
 pub mod cache;
 pub mod clock;
-pub mod data_dir;
 pub mod command;
 pub mod crash_point;
+pub mod data_dir;
 pub mod error;
 pub mod escalation;
 mod execute;
