@@ -13,8 +13,8 @@ use crate::server::alert_routing::{AlertRouting, DEFAULT_ALERT_SERVICE_ENV};
 use crate::server::ServerConfig;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use opsledger_bench::storage::{run_storage_bench, StorageBenchOptions};
 use opsledger_fixtures::FixtureConfig;
-use opsledger_storage::bench::{run_storage_bench, StorageBenchOptions};
 use opsledger_storage::{EventStore, SledEventStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -342,7 +342,7 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCode> {
-    use opsledger_projections::bench;
+    use opsledger_bench::projections as bench;
     if let Some(dir) = &args.generate_into {
         bench::generate_bench_log(dir, args.events)
             .await

@@ -20,13 +20,13 @@
 //! - the read side: [`models`] (one [`ReadModels`] projection: services,
 //!   incidents, changes, reviews, KPI facts, audit), [`status`] (status
 //!   page), [`kpi`] (SPEC 2.6 figures).
-//! - [`synthetic`] (event builders and a generator for tests and the
-//!   benchmark), [`mod@bench`].
+//! - The synthetic event generator for tests and benchmarks is the crate
+//!   `opsledger-synthetic` (`projections/synthetic`), the benchmark is in
+//!   `opsledger-bench`: neither is linked by the server.
 //! - generic helpers: [`pagination`], [`interval`], [`stats`], [`bucket`], [`graph`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod bucket;
 pub mod error;
 pub mod graph;
@@ -39,7 +39,6 @@ pub mod runner;
 pub mod snapshot;
 pub mod stats;
 pub mod status;
-pub mod synthetic;
 pub mod time_travel;
 
 pub use error::{ApplyError, ProjectionError};

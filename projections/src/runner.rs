@@ -359,7 +359,7 @@ impl<'a> ReadAhead<'a> {
 /// Applies every committed event after the models' checkpoint, reading the
 /// next pages while applying the current one; `on_batch` gets each batch and
 /// the time its application took. Returns the hash of the last event applied.
-pub(crate) async fn catch_up<P: Projection>(
+pub async fn catch_up<P: Projection>(
     store: &Arc<dyn EventStore>,
     models: &RwLock<Checkpointed<P>>,
     batch: usize,

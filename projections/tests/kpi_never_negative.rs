@@ -17,8 +17,8 @@ use opsledger_domain::{Aggregate, Context, DomainEvent, IncidentId, Role, Servic
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::KpiWindow;
 use opsledger_projections::stats::Summary;
-use opsledger_projections::synthetic::{service_registered, ulid, EPOCH_2024_MS};
 use opsledger_projections::{kpi_report, EventMeta, KpiQuery, KpiScope, Projection, ReadModels};
+use opsledger_synthetic::{service_registered, ulid, EPOCH_2024_MS};
 use proptest::prelude::*;
 
 const HOUR: i64 = 3_600_000;

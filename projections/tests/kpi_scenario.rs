@@ -12,8 +12,8 @@ use opsledger_domain::{
 };
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::{KpiReport, KpiWindow, SeverityCounts};
-use opsledger_projections::synthetic::*;
 use opsledger_projections::{kpi_report, KpiQuery, KpiScope};
+use opsledger_synthetic::*;
 
 const T0: i64 = EPOCH_2024_MS; // Monday 2024-01-01 00:00 UTC
 const MIN: i64 = 60_000;

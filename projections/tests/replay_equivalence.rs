@@ -8,11 +8,11 @@ use std::sync::Arc;
 use opsledger_domain::Timestamp;
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::KpiWindow;
-use opsledger_projections::synthetic::{generate, Batch, EPOCH_2024_MS};
 use opsledger_projections::{
     kpi_report, rebuild, status_page, Checkpointed, KpiQuery, KpiReport, KpiScope, ReadModels,
     SnapshotStore, StatusPage,
 };
+use opsledger_synthetic::{generate, Batch, EPOCH_2024_MS};
 use proptest::prelude::*;
 
 type Answers = (Checkpointed<ReadModels>, KpiReport, KpiReport, StatusPage);
@@ -43,7 +43,7 @@ async fn check(batches: Vec<Batch>, cut_ratio: f64) {
     let store = common::open_store(dir.path()).await;
     // Incremental: the runner follows the appends live.
     let (runner, handle) = common::start_runner(&store, dir.path()).await;
-    let mut appender = opsledger_projections::synthetic::Appender::new(Arc::clone(&store));
+    let mut appender = opsledger_synthetic::Appender::new(Arc::clone(&store));
     for b in &batches {
         appender
             .append(&b.stream_id, b.at, &b.events)

@@ -9,10 +9,10 @@ use opsledger_domain::service::Tier;
 use opsledger_domain::{ChangeId, IncidentId, ServiceId};
 use opsledger_projections::models::incidents::IncidentFilter;
 use opsledger_projections::pagination::PageRequest;
-use opsledger_projections::synthetic::*;
 use opsledger_projections::{
     status_page, Checkpointed, ProjectionError, ReadModels, ServiceHealth, SnapshotStore,
 };
+use opsledger_synthetic::*;
 
 const T0: i64 = EPOCH_2024_MS;
 

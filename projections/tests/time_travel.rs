@@ -5,9 +5,9 @@ mod common;
 use opsledger_domain::incident::{ImpactLevel, IncidentStatus, Severity};
 use opsledger_domain::{IncidentId, ServiceId, Timestamp};
 use opsledger_projections::models::incidents::incident_timeline;
-use opsledger_projections::synthetic::*;
 use opsledger_projections::time_travel::incident_as_of;
 use opsledger_projections::AsOf;
+use opsledger_synthetic::*;
 
 const T0: i64 = EPOCH_2024_MS;
 

@@ -12,7 +12,6 @@
 //!   framing of a run of records stored as one sled value; [`limits`]: the size bounds
 //!   that keep every sled value and leaf below sled's blob-file threshold.
 //! - [`export`] / [`backup`]: JSON Lines export and verified import, backup and restore.
-//! - [`bench`]: the storage benchmark behind `opsledger bench storage`.
 //!
 //! # Invariants
 //! Positions are global, 0-based and gap-free; stream versions are 0-based and
@@ -23,7 +22,6 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
-pub mod bench;
 pub mod chain;
 pub mod codec;
 pub mod command_id;

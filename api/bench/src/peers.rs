@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::storage::raw::{raw_file_group_commit, raw_sled_inserts};
+use crate::storage::{opsledger_appends, AppendFigures};
 use anyhow::Context;
-use opsledger_storage::bench::raw::{raw_file_group_commit, raw_sled_inserts};
-use opsledger_storage::bench::{opsledger_appends, AppendFigures};
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
 use serde::Serialize;
 

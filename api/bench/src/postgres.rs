@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::storage::{drive_writers, AppendFigures, PAYLOAD_BYTES};
 use anyhow::{bail, Context};
-use opsledger_storage::bench::{drive_writers, AppendFigures, PAYLOAD_BYTES};
 use tokio_postgres::{Client, NoTls, Statement};
 
 /// Where Debian installs the server binaries (`/usr/lib/postgresql/<major>/bin`).

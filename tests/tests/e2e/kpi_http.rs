@@ -13,8 +13,8 @@ use opsledger_domain::incident::{
 };
 use opsledger_domain::service::{ServiceEvent, ServiceRetired, ServiceUpdated, Tier};
 use opsledger_domain::{ChangeId, DomainEvent, IncidentId, ServiceId, Timestamp};
-use opsledger_projections::synthetic::{self as syn, Appender, Ending};
 use opsledger_storage::EventStore;
+use opsledger_synthetic::{self as syn, Appender, Ending};
 use opsledger_tests::{error_code, spawn_app, TestApp, RESPONDER_TOKEN, VIEWER_TOKEN, WAIT};
 use serde_json::{json, Value};
 use std::sync::Arc;

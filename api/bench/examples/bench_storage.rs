@@ -1,6 +1,6 @@
 //! Run the storage benchmark: `cargo run --release -p opsledger-storage --example bench_storage -- [--events N] [--json]`.
 
-use opsledger_storage::bench::{run_storage_bench, StorageBenchOptions};
+use opsledger_bench::storage::{run_storage_bench, StorageBenchOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

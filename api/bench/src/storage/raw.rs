@@ -10,8 +10,8 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{drive_writers, AppendFigures};
-use crate::error::StoreError;
-use crate::layout;
+use opsledger_storage::error::StoreError;
+use opsledger_storage::layout;
 
 /// Bytes per raw record (the size of an opsledger record in the benchmarks).
 pub const RAW_RECORD_BYTES: usize = 300;

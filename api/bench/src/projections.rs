@@ -8,12 +8,12 @@ use std::time::Instant;
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
 use serde::Serialize;
 
-use crate::error::ProjectionError;
-use crate::models::ReadModels;
-use crate::projection::Checkpointed;
-use crate::runner::{catch_up, ProjectionRunner, RunnerConfig};
-use crate::snapshot::SnapshotStore;
-use crate::synthetic::{write_concurrently, Generator};
+use opsledger_projections::error::ProjectionError;
+use opsledger_projections::models::ReadModels;
+use opsledger_projections::projection::Checkpointed;
+use opsledger_projections::runner::{catch_up, ProjectionRunner, RunnerConfig};
+use opsledger_projections::snapshot::SnapshotStore;
+use opsledger_synthetic::{write_concurrently, Generator};
 
 /// Events in the default benchmark log.
 pub const DEFAULT_BENCH_EVENTS: u64 = 1_000_000;

@@ -2,7 +2,7 @@
 
 #[tokio::test]
 async fn projection_bench_reports_every_figure_for_the_generated_log() {
-    let report = opsledger_projections::bench::run_projection_bench(3_000)
+    let report = opsledger_bench::projections::run_projection_bench(3_000)
         .await
         .unwrap();
     assert!(
@@ -27,7 +27,7 @@ async fn projection_bench_reports_every_figure_for_the_generated_log() {
 /// read may still hold the store, so the same process can open it again at once.
 #[tokio::test]
 async fn replay_leaves_no_read_holding_the_store_once_it_returns() {
-    use opsledger_projections::bench::{generate_bench_log, measure_replay};
+    use opsledger_bench::projections::{generate_bench_log, measure_replay};
     use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
     let root = tempfile::tempdir().unwrap();
     let log_dir = root.path().join("log");

@@ -33,7 +33,7 @@ use opsledger_storage::codec::encode_payload;
 use opsledger_storage::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent};
 use ulid::Ulid;
 
-use crate::ProjectionError;
+use opsledger_projections::ProjectionError;
 
 /// The actor every synthetic event names.
 pub fn actor() -> Actor {

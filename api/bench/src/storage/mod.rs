@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use ulid::Ulid;
 
-use crate::error::StoreError;
-use crate::event::{AppendRequest, ExpectedVersion, NewEvent};
-use crate::sled_store::{SledEventStore, StoreConfig, WriterStats};
-use crate::store::EventStore;
+use opsledger_storage::error::StoreError;
+use opsledger_storage::event::{AppendRequest, ExpectedVersion, NewEvent};
+use opsledger_storage::sled_store::{SledEventStore, StoreConfig, WriterStats};
+use opsledger_storage::store::EventStore;
 
 pub mod raw;
 
