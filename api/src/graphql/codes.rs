@@ -34,9 +34,9 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
     Pos, Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
-use std::collections::HashSet;
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -94,7 +94,10 @@ enum Phase {
 impl Phase {
     fn of(validated: &AtomicBool, argument_values: &Mutex<HashSet<Pos>>) -> Self {
         if validated.load(Ordering::Acquire) {
-            let positions = argument_values.lock().map(|p| p.clone()).unwrap_or_default();
+            let positions = argument_values
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default();
             Phase::Executing(positions)
         } else {
             Phase::Checking
@@ -157,7 +160,11 @@ impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let response = next.run(ctx).await;
         let phase = Phase::of(&self.validated, &self.argument_values);
-        finish_response(response, phase, ctx.data_opt::<Arc<Metrics>>().map(Arc::as_ref))
+        finish_response(
+            response,
+            phase,
+            ctx.data_opt::<Arc<Metrics>>().map(Arc::as_ref),
+        )
     }
 
     fn subscribe<'s>(
@@ -218,7 +225,10 @@ mod tests {
 
     #[test]
     fn uncoded_errors_before_execution_are_validation_whatever_their_text() {
-        for text in ["Query is too complex.", "Unknown field \"nope\" on type \"Query\"."] {
+        for text in [
+            "Query is too complex.",
+            "Unknown field \"nope\" on type \"Query\".",
+        ] {
             let response = Response::from_errors(vec![ServerError::new(text, None)]);
             let response = finish_response(response, Phase::Checking, None);
             assert_eq!(response.errors[0].message, text);
@@ -240,8 +250,7 @@ mod tests {
         let mut error = ServerError::new("nope", None);
         set_code(&mut error, ErrorCode::Forbidden);
         for phase in [Phase::Checking, Phase::Executing(HashSet::new())] {
-            let response =
-                finish_response(Response::from_errors(vec![error.clone()]), phase, None);
+            let response = finish_response(Response::from_errors(vec![error.clone()]), phase, None);
             assert_eq!(response.errors[0].message, "nope");
             assert_eq!(code_of(&response.errors[0]), Some("FORBIDDEN"));
         }
@@ -257,7 +266,10 @@ mod tests {
         let positions = argument_value_positions(&doc);
         assert_eq!(positions.len(), 2);
         let at_value = *positions.iter().next().unwrap();
-        let field = Pos { line: 1, column: 18 };
+        let field = Pos {
+            line: 1,
+            column: 18,
+        };
         let response = Response::from_errors(vec![
             ServerError::new("Failed to parse", Some(at_value)),
             ServerError::new("Data `X` does not exist.", Some(field)),

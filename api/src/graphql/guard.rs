@@ -357,29 +357,32 @@ fn too_many_directives(doc: &ExecutableDocument, max: usize) -> Option<ServerErr
         max: usize,
         seen: &mut HashSet<&'d str>,
     ) -> Option<ServerError> {
-        set.node.items.iter().find_map(|selection| match &selection.node {
-            Selection::Field(field) => {
-                let count = field.node.directives.len();
-                if count > max {
-                    let err = ApiError::limit(format!(
+        set.node
+            .items
+            .iter()
+            .find_map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    let count = field.node.directives.len();
+                    if count > max {
+                        let err = ApiError::limit(format!(
                         "field `{}` has {count} directives, exceeding the limit of {max} per field",
                         field.node.name.node
                     ));
-                    return Some(refusal(err.code(), err.message(), Some(field.pos)));
+                        return Some(refusal(err.code(), err.message(), Some(field.pos)));
+                    }
+                    visit(doc, &field.node.selection_set, max, seen)
                 }
-                visit(doc, &field.node.selection_set, max, seen)
-            }
-            Selection::InlineFragment(fragment) => {
-                visit(doc, &fragment.node.selection_set, max, seen)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = &spread.node.fragment_name.node;
-                let fragment = doc.fragments.get(name)?;
-                seen.insert(name.as_str())
-                    .then(|| visit(doc, &fragment.node.selection_set, max, seen))
-                    .flatten()
-            }
-        })
+                Selection::InlineFragment(fragment) => {
+                    visit(doc, &fragment.node.selection_set, max, seen)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    let fragment = doc.fragments.get(name)?;
+                    seen.insert(name.as_str())
+                        .then(|| visit(doc, &fragment.node.selection_set, max, seen))
+                        .flatten()
+                }
+            })
     }
     let mut seen = HashSet::new();
     doc.operations

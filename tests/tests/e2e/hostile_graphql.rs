@@ -377,7 +377,10 @@ async fn deeply_nested_variables_are_refused_with_limit() {
 fn first_error(body: &Value) -> (String, String) {
     let error = &body["errors"][0];
     (
-        error["extensions"]["code"].as_str().unwrap_or("").to_owned(),
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
         error["message"].as_str().unwrap_or("").to_owned(),
     )
 }

@@ -31,14 +31,12 @@ impl ChangeQuery {
         Ok(to_connection(page, Change))
     }
 
-
     /// One change with risk, approvals and conflicts (role viewer; NOT_FOUND if unknown).
     async fn change(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Change> {
         require_role(ctx, Role::Viewer)?;
         let cid: ChangeId = parse_id("id", &id)?;
         Ok(Change::fetch(projections(ctx)?, cid).ok_or_else(|| not_found("change", cid))?)
     }
-
 
     /// Changes and freezes overlapping [from, to), optionally of one service (role viewer).
     async fn change_calendar(
@@ -57,5 +55,4 @@ impl ChangeQuery {
             freezes: calendar.freezes.into_iter().map(Freeze).collect(),
         })
     }
-
 }

@@ -27,12 +27,10 @@ impl FreezeQuery {
         Ok(list)
     }
 
-
     /// One freeze window (role viewer; NOT_FOUND if unknown).
     async fn freeze(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Freeze> {
         require_role(ctx, Role::Viewer)?;
         let fid: FreezeId = parse_id("id", &id)?;
         Ok(Freeze::fetch(projections(ctx)?, fid).ok_or_else(|| not_found("freeze", fid))?)
     }
-
 }

@@ -31,7 +31,6 @@ impl IncidentQuery {
         Ok(to_connection(page, Incident))
     }
 
-
     /// One incident with its timeline, links and runbooks (role viewer; NOT_FOUND if unknown).
     async fn incident(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Incident> {
         require_role(ctx, Role::Viewer)?;
@@ -39,11 +38,9 @@ impl IncidentQuery {
         Ok(Incident::fetch(projections(ctx)?, iid).ok_or_else(|| not_found("incident", iid))?)
     }
 
-
     /// Every alert group (role viewer).
     async fn alert_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AlertGroup>> {
         require_role(ctx, Role::Viewer)?;
         Ok(projections(ctx)?.read(|m| m.incidents.alert_groups().map(AlertGroup::from).collect()))
     }
-
 }

@@ -35,14 +35,12 @@ impl ReviewQuery {
         Ok(to_connection(page, Review))
     }
 
-
     /// One review (role viewer; NOT_FOUND if unknown).
     async fn review(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Review> {
         require_role(ctx, Role::Viewer)?;
         let rid: ReviewId = parse_id("id", &id)?;
         Ok(Review::fetch(projections(ctx)?, rid).ok_or_else(|| not_found("review", rid))?)
     }
-
 
     /// Action items, earliest due first (role viewer).
     async fn action_items(

@@ -31,12 +31,10 @@ impl ServiceQuery {
         Ok(to_connection(page, Service))
     }
 
-
     /// One service (role viewer; NOT_FOUND if unknown).
     async fn service(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Service> {
         require_role(ctx, Role::Viewer)?;
         let sid: ServiceId = parse_id("id", &id)?;
         Ok(Service::fetch(projections(ctx)?, sid).ok_or_else(|| not_found("service", sid))?)
     }
-
 }
