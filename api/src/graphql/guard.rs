@@ -713,9 +713,12 @@ mod tests {
         use async_graphql::{Request, Schema, ServerError, ServerResult, ValidationResult};
         use std::sync::{Arc, Mutex};
 
+        /// Per request: (our complexity, async-graphql's if validation passed).
+        type Complexities = Arc<Mutex<Vec<(usize, Option<usize>)>>>;
+
         #[derive(Clone, Default)]
         pub struct Capture(
-            pub Arc<Mutex<Vec<(usize, Option<usize>)>>>,
+            pub Complexities,
             /// The (type, field) of every object field declaring its complexity.
             pub Arc<Mutex<Vec<(String, String)>>>,
         );
