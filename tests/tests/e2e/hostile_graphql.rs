@@ -372,3 +372,155 @@ async fn deeply_nested_variables_are_refused_with_limit() {
     );
     assert_still_healthy(&app, rss).await;
 }
+
+/// The first error's code and message.
+fn first_error(body: &Value) -> (String, String) {
+    let error = &body["errors"][0];
+    (
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+        error["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_too_complex_query_is_refused_with_limit_naming_the_bound() {
+    let app = spawn_app().await;
+    let query = "{ a: verifyLog { eventsVerified } b: verifyLog { eventsVerified } }";
+    let (status, body) = app.graphql(Some(VIEWER_TOKEN), query, json!({})).await;
+    assert_eq!(status, 200);
+    let (code, message) = first_error(&body);
+    assert_eq!(code, "LIMIT", "{body}");
+    assert!(
+        message.contains("query complexity 1200 exceeds the limit of 1000"),
+        "{message}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_too_recursive_query_is_refused_with_limit_naming_the_bound() {
+    let app = spawn_app().await;
+    // 40 fragments spread one in the next: 40 levels, one field deep.
+    let mut query = String::from("{ ...F0 }");
+    for i in 0..40 {
+        query.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    query.push_str(" fragment F40 on Query { logHead }");
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
+    let (code, message) = first_error(&body);
+    assert_eq!(code, "LIMIT", "{body}");
+    assert!(
+        message.contains("recursion depth exceeds the limit of 32"),
+        "{message}"
+    );
+    // A fragment cycle nests without end: the same refusal.
+    let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), cycle, json!({})).await;
+    assert_eq!(first_error(&body).0, "LIMIT", "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_field_with_too_many_directives_is_refused_with_limit_naming_the_bound() {
+    let app = spawn_app().await;
+    let directives = "@include(if: true) ".repeat(9);
+    let query = format!("{{ logHead {directives} }}");
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
+    let (code, message) = first_error(&body);
+    assert_eq!(code, "LIMIT", "{body}");
+    assert!(
+        message.contains("field `logHead` has 9 directives, exceeding the limit of 8"),
+        "{message}"
+    );
+    // Eight is allowed by the limit; validation then refuses the repeated directive.
+    let query = format!("{{ logHead {} }}", "@include(if: true) ".repeat(8));
+    let (_, body) = app.graphql(Some(VIEWER_TOKEN), &query, json!({})).await;
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_validation() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .graphql(Some(VIEWER_TOKEN), "{ logHead noSuchField }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    let (_, body) = app
+        .graphql(Some(VIEWER_TOKEN), "{ logHead", json!({}))
+        .await;
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_variable_value_is_validation() {
+    let app = spawn_app().await;
+    let events = "query($first: Int) { events(first: $first) { pageInfo { hasNextPage } } }";
+    for bad in [json!("ten"), json!(1.5), json!(1_i64 << 40), json!([1])] {
+        let (_, body) = app
+            .graphql(Some(VIEWER_TOKEN), events, json!({ "first": bad }))
+            .await;
+        assert_eq!(first_error(&body).0, "VALIDATION", "{bad}: {body}");
+    }
+    // Parsed only at execution (validation takes any 64-bit integer for Int):
+    // located at the argument's value, hence VALIDATION.
+    let after = "query($p: Int) { events(afterPosition: $p) { pageInfo { hasNextPage } } }";
+    let (_, body) = app
+        .graphql(Some(VIEWER_TOKEN), after, json!({ "p": -1 }))
+        .await;
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    let (_, body) = app
+        .graphql(
+            Some(VIEWER_TOKEN),
+            "{ events(afterPosition: -1) { pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    // A DateTime that does not parse fails at execution, coded by the scalar.
+    let from = "query($from: DateTime) { events(from: $from) { pageInfo { hasNextPage } } }";
+    for bad in [json!("yesterday"), json!(12)] {
+        let (_, body) = app
+            .graphql(Some(VIEWER_TOKEN), from, json!({ "from": bad }))
+            .await;
+        assert_eq!(first_error(&body).0, "VALIDATION", "{bad}: {body}");
+    }
+    // A required variable left out.
+    let (_, body) = app
+        .graphql(
+            Some(VIEWER_TOKEN),
+            "query($id: ID!) { incident(id: $id) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_error(&body).0, "VALIDATION", "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_operation_name_the_document_lacks_is_validation() {
+    let app = spawn_app().await;
+    let query = "query A { logHead } query B { logHead }";
+    for body in [
+        json!({ "query": query, "operationName": "C" }),
+        json!({ "query": query }),
+        json!({ "query": "{ logHead }", "operationName": "A" }),
+    ] {
+        let (status, response) = post_raw(&app, body.to_string()).await;
+        assert_eq!(status, 200, "{response}");
+        assert_eq!(first_error(&response).0, "VALIDATION", "{body}: {response}");
+    }
+    let (_, response) = post_raw(
+        &app,
+        json!({ "query": query, "operationName": "B" }).to_string(),
+    )
+    .await;
+    assert!(response["errors"].is_null(), "{response}");
+    app.shutdown().await;
+}

@@ -77,6 +77,10 @@ fn store<'a>(ctx: &Context<'a>) -> Result<&'a SharedStore, ApiError> {
 #[derive(Default)]
 pub struct LogQuery;
 
+/// How much of a query's complexity budget one `verifyLog` weighs (the guard
+/// reads it from [`super::guard::FIELD_WEIGHTS`]).
+pub const VERIFY_LOG_COMPLEXITY: usize = 600;
+
 #[Object]
 impl LogQuery {
     /// Position of the last event in the log, null when the log is empty (role viewer).
@@ -89,7 +93,7 @@ impl LogQuery {
     /// One verification runs at a time per server: another request for one while it
     /// runs is refused with `LIMIT`, and it weighs 600 of a query's complexity
     /// budget, so one query holds at most one `verifyLog`.
-    #[graphql(complexity = 600)]
+    #[graphql(complexity = "VERIFY_LOG_COMPLEXITY")]
     async fn verify_log(&self, ctx: &Context<'_>) -> async_graphql::Result<LogVerificationObject> {
         require_role(ctx, Role::Viewer)?;
         let Ok(_running) = VERIFYING.try_acquire() else {

@@ -74,7 +74,10 @@ pub fn builder(
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
-    // The selection depth is bounded by the guard (it knows introspection in dev).
+    // The guard refuses every shape limit first, with a coded LIMIT naming the bound,
+    // computed as async-graphql computes these three on the same document: they stay
+    // set only as a backstop. The selection depth is the guard's alone (it knows
+    // introspection in dev).
     .limit_complexity(limits.complexity)
     .limit_recursive_depth(limits.recursive_depth)
     .limit_directives(limits.directives)

@@ -1,5 +1,6 @@
 //! Custom scalars shared by every part of the schema.
 
+use crate::error::ErrorCode;
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use opsledger_domain::Timestamp;
 
@@ -25,8 +26,11 @@ impl ScalarType for DateTime {
                          and 9999-12-31T23:59:59.999Z (e.g. 2024-05-01T12:00:00Z or \
                          2024-05-01T14:00:00.5+02:00)"
                     ))
+                    .with_extension("code", ErrorCode::Validation.as_str())
                 }),
-            _ => Err(InputValueError::expected_type(value)),
+            // Coded here: it fails at execution, where uncoded errors are INTERNAL.
+            _ => Err(InputValueError::expected_type(value)
+                .with_extension("code", ErrorCode::Validation.as_str())),
         }
     }
 

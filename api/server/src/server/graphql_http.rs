@@ -3,6 +3,7 @@
 
 use crate::error::{error_body, ApiError};
 use crate::graphql::nesting::check_nesting;
+use crate::server::caller::{Caller, CallerRejection};
 use crate::server::media::{check_body_type, response_media, ResponseMedia};
 use crate::server::AppState;
 use async_graphql::parser::types::OperationType;
@@ -96,7 +97,11 @@ fn operation_labels(batch: &mut BatchRequest, nesting: usize) -> (&'static str, 
 }
 
 /// `GET|POST /graphql`.
-pub async fn graphql(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+pub async fn graphql(
+    State(state): State<AppState>,
+    caller: Result<Caller, CallerRejection>,
+    request: axum::extract::Request,
+) -> Response {
     state.metrics().http_request();
     let method = request.method().clone();
     let headers = request.headers().clone();
@@ -119,14 +124,10 @@ pub async fn graphql(State(state): State<AppState>, request: axum::extract::Requ
             Ok(request) => request.into_inner(),
             Err(rejected) => return rejection(rejected, &state),
         };
-    let authorization = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(_)) => return refuse(StatusCode::UNAUTHORIZED, ApiError::InvalidToken, &state),
-    };
-    let principal = match state.tokens().from_authorization(authorization) {
-        Ok(principal) => principal,
-        Err(err) => return refuse(StatusCode::UNAUTHORIZED, err, &state),
+    // Checked here, after the body, as before the extractor existed.
+    let principal = match caller {
+        Ok(Caller(principal)) => principal,
+        Err(CallerRejection(err)) => return refuse(StatusCode::UNAUTHORIZED, err, &state),
     };
     let max_batch = state.config().limits.batch;
     if let BatchRequest::Batch(requests) = &batch {

@@ -3,6 +3,7 @@
 //! protective layers, and running it with graceful shutdown.
 
 pub mod alert_routing;
+pub mod caller;
 pub mod graphiql;
 pub mod graphql_http;
 pub mod media;
@@ -62,6 +63,13 @@ struct Inner {
 /// What every handler shares (cheap to clone).
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// The token table, for the [`caller::Caller`] extractor.
+impl axum::extract::FromRef<AppState> for Arc<TokenTable> {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.tokens.clone()
+    }
+}
 
 impl AppState {
     /// State serving `store` with `tokens`; `shutdown` turns true when the server stops.

@@ -5,7 +5,7 @@
 //! writes go on. Body: `{"outDir": "/path/to/new/dir"}` (absent or empty directory).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opsledger_domain::Role;
@@ -13,6 +13,7 @@ use opsledger_storage::backup::{backup_from, TransferError};
 use opsledger_storage::export::hex;
 use serde::Deserialize;
 
+use super::caller::Caller;
 use super::AppState;
 use crate::error::{error_body, ApiError};
 
@@ -31,24 +32,13 @@ fn refuse(status: StatusCode, err: &ApiError) -> Response {
 /// The handler: authenticate an admin, copy the log, answer with where it is consistent as of.
 pub async fn admin_backup(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let who = match state.tokens().from_authorization(authorization) {
-        Ok(Some(who)) => who,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated),
-        Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err),
+    let who = match caller.require(Role::Admin) {
+        Ok(who) => who,
+        Err((status, err)) => return refuse(status, &err),
     };
-    if !who.has_role(Role::Admin) {
-        let err = ApiError::Forbidden {
-            actor: who.actor.0.clone(),
-            role: Role::Admin,
-        };
-        return refuse(StatusCode::FORBIDDEN, &err);
-    }
     let request: BackupRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {

@@ -5,13 +5,14 @@
 //! responder bearer token.
 
 use super::alert_routing::{dedup_key, MisrouteReason, Route, REROUTED_LABEL};
+use super::caller::{Caller, CallerRejection};
 use super::AppState;
 use crate::app::{AlertInput, AppCommand, CommandMeta};
 use crate::error::{error_body, ApiError, ErrorCode};
 use crate::graphql::scalars::parse_rfc3339;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opsledger_domain::incident::{ImpactLevel, Severity};
@@ -217,26 +218,11 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<AlertmanagerPayload, WebhookErr
 /// a storage failure); 422 when some alert can never be recorded as sent (no
 /// `service` label and no default service). Alerts recorded before a refusal are
 /// idempotent, so Alertmanager's retry of the whole payload writes them once.
-pub async fn alertmanager(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let who = match state.tokens().from_authorization(authorization) {
-        Ok(Some(who)) => who,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated),
-        Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err),
+pub async fn alertmanager(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
+    let who = match caller.require(Role::Responder) {
+        Ok(who) => who,
+        Err((status, err)) => return refuse(status, &err),
     };
-    if !who.has_role(Role::Responder) {
-        let err = ApiError::Forbidden {
-            actor: who.actor.0.clone(),
-            role: Role::Responder,
-        };
-        return refuse(StatusCode::FORBIDDEN, &err);
-    }
     let payload = match parse_alertmanager(&body) {
         Ok(payload) => payload,
         Err(err) => {
@@ -444,13 +430,17 @@ fn refuse(status: StatusCode, err: &ApiError) -> Response {
 }
 
 /// [`alertmanager`], counting each answer by status in `/metrics`.
+/// (A refused token is counted too: the extractor's rejection is answered here.)
 pub async fn alertmanager_counted(
     state: State<AppState>,
-    headers: HeaderMap,
+    caller: Result<Caller, CallerRejection>,
     body: Bytes,
 ) -> Response {
     let metrics = state.0.clone();
-    let response = alertmanager(state, headers, body).await;
+    let response = match caller {
+        Ok(caller) => alertmanager(state, caller, body).await,
+        Err(rejected) => rejected.into_response(),
+    };
     metrics
         .metrics()
         .webhook_request(response.status().as_u16());
