@@ -40,7 +40,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::stream::Loaded;
+use super::loaded::Loaded;
 
 /// How much the aggregate cache may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub mod data_dir;
 pub mod error;
 pub mod escalation;
 mod execute;
+pub mod loaded;
 pub mod principal;
 pub mod request;
 pub mod stream;

@@ -1,6 +1,7 @@
 //! Loading an aggregate from its stream and appending its decided events.
 
 use super::cache::AggregateCache;
+pub use super::loaded::Loaded;
 use super::AppError;
 use opsledger_domain::{Aggregate, DomainEvent};
 use opsledger_storage::{
@@ -10,25 +11,6 @@ use opsledger_storage::{
 
 /// Events read per page while folding a stream.
 const PAGE: usize = 512;
-
-/// An aggregate folded from its stream.
-#[derive(Clone, Debug)]
-pub struct Loaded<A> {
-    /// The folded state.
-    pub state: A,
-    /// Version (0-based) of the stream's last event, `None` if the stream is empty.
-    pub last_version: Option<u64>,
-}
-
-impl<A> Loaded<A> {
-    /// The append expectation matching this load.
-    pub fn expected(&self) -> ExpectedVersion {
-        match self.last_version {
-            Some(v) => ExpectedVersion::Exact(v),
-            None => ExpectedVersion::NoStream,
-        }
-    }
-}
 
 /// Folds every event of `stream_id` into `A` (no cache: the whole stream).
 pub async fn load<A: Aggregate>(
