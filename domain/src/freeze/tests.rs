@@ -69,7 +69,12 @@ fn freeze_window_must_end_after_it_starts() {
 #[test]
 fn per_service_freeze_needs_a_service() {
     assert_eq!(
-        when::<FreezeState>(&[], create_cmd(FreezeScope::Services(vec![])), (), &manager()),
+        when::<FreezeState>(
+            &[],
+            create_cmd(FreezeScope::Services(vec![])),
+            (),
+            &manager()
+        ),
         Err(FreezeError::NoServices.into())
     );
 }
@@ -94,7 +99,12 @@ fn freeze_needs_a_reason() {
 #[test]
 fn freeze_cannot_be_created_twice() {
     assert_eq!(
-        when::<FreezeState>(&[created()], create_cmd(FreezeScope::Global), (), &manager()),
+        when::<FreezeState>(
+            &[created()],
+            create_cmd(FreezeScope::Global),
+            (),
+            &manager()
+        ),
         Err(FreezeError::AlreadyCreated.into())
     );
 }

@@ -3,7 +3,8 @@
 use super::command::{DeclareIncident, IncidentCommand};
 use super::event::*;
 use super::model::{
-    DeclarationFacts, ServiceFacts, ImpactLevel, IncidentStatus, ServiceImpact, Severity, Stage, Visibility,
+    DeclarationFacts, ImpactLevel, IncidentStatus, ServiceFacts, ServiceImpact, Severity, Stage,
+    Visibility,
 };
 use super::state::IncidentState;
 use super::IncidentError;

@@ -18,7 +18,11 @@ pub fn check_merge(
     ctx: &Context,
 ) -> Result<(), DomainError> {
     let none = super::DeclarationFacts::default;
-    duplicate.decide(IncidentCommand::MergeInto { target: target_id }, none(), ctx)?;
+    duplicate.decide(
+        IncidentCommand::MergeInto { target: target_id },
+        none(),
+        ctx,
+    )?;
     target.decide(
         IncidentCommand::AbsorbDuplicate {
             duplicate: duplicate_id,

@@ -1,10 +1,10 @@
 //! The incident vocabulary: severity, impact, lifecycle status, and the
 //! facts about impacted services that a declaration carries.
 
-use std::collections::BTreeMap;
 use crate::ids::ServiceId;
 use crate::service::{EscalationPolicy, Tier};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How bad an incident is; `Sev1` is the worst (orders first).
 #[derive(

@@ -82,15 +82,26 @@ fn register_emits_registered_with_sorted_unique_dependencies() {
 
 #[test]
 fn register_twice_is_rejected() {
-    let err = given(&[registered(sid(1))]).decide(register(sid(1), profile("x", vec![])), no_facts(), &admin());
+    let err = given(&[registered(sid(1))]).decide(
+        register(sid(1), profile("x", vec![])),
+        no_facts(),
+        &admin(),
+    );
     assert_eq!(err, Err(ServiceError::AlreadyRegistered.into()));
 }
 
 #[test]
 fn unique_name_taken_is_rejected() {
-    let (cmd, facts) = (ServiceCommand::Register(RegisterService {
-        id: sid(1),
-        profile: profile("checkout", vec![]),}), CatalogFacts { name_taken: true, dependency_graph: DependencyGraph::new() });
+    let (cmd, facts) = (
+        ServiceCommand::Register(RegisterService {
+            id: sid(1),
+            profile: profile("checkout", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: true,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
     assert_eq!(
         given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::NameTaken.into())
@@ -134,9 +145,16 @@ fn invalid_profile_fields_are_rejected() {
 fn dependency_cycle_is_rejected() {
     // 2 -> 3 -> 1 already; registering 1 -> 2 closes the cycle.
     let graph = DependencyGraph::from([(sid(2), vec![sid(3)]), (sid(3), vec![sid(1)])]);
-    let (cmd, facts) = (ServiceCommand::Register(RegisterService {
-        id: sid(1),
-        profile: profile("checkout", vec![sid(2)]),}), CatalogFacts { name_taken: false, dependency_graph: graph });
+    let (cmd, facts) = (
+        ServiceCommand::Register(RegisterService {
+            id: sid(1),
+            profile: profile("checkout", vec![sid(2)]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: graph,
+        },
+    );
     assert_eq!(
         given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::DependencyCycle.into())
@@ -164,9 +182,18 @@ fn dependency_dag_with_shared_leaf_is_accepted() {
 
 #[test]
 fn update_replaces_the_profile() {
-    let (cmd, facts) = (ServiceCommand::Update(UpdateService {
-        profile: profile("checkout-v2", vec![]),}), CatalogFacts { name_taken: false, dependency_graph: DependencyGraph::new() });
-    let events = given(&[registered(sid(1))]).decide(cmd, facts, &admin()).unwrap();
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("checkout-v2", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
+    let events = given(&[registered(sid(1))])
+        .decide(cmd, facts, &admin())
+        .unwrap();
     assert_eq!(
         events,
         vec![ServiceEvent::Updated(ServiceUpdated {
@@ -180,8 +207,15 @@ fn update_replaces_the_profile() {
 
 #[test]
 fn update_of_unregistered_service_is_rejected() {
-    let (cmd, facts) = (ServiceCommand::Update(UpdateService {
-        profile: profile("x", vec![]),}), CatalogFacts { name_taken: false, dependency_graph: DependencyGraph::new() });
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("x", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
     assert_eq!(
         given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::NotRegistered.into())
@@ -191,8 +225,15 @@ fn update_of_unregistered_service_is_rejected() {
 #[test]
 fn update_introducing_cycle_is_rejected() {
     let graph = DependencyGraph::from([(sid(2), vec![sid(1)])]);
-    let (cmd, facts) = (ServiceCommand::Update(UpdateService {
-        profile: profile("checkout", vec![sid(2)]),}), CatalogFacts { name_taken: false, dependency_graph: graph });
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("checkout", vec![sid(2)]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: graph,
+        },
+    );
     let state = given(&[registered(sid(1))]);
     assert_eq!(
         state.decide(cmd, facts, &admin()),
@@ -241,13 +282,22 @@ fn arb_command() -> impl Strategy<Value = (ServiceCommand, CatalogFacts)> {
     prop_oneof![
         (1u128..4, name.clone(), any::<bool>()).prop_map(|(id, n, t)| {
             let profile = profile(n, vec![sid(id + 1)]);
-            (ServiceCommand::Register(RegisterService { id: sid(id), profile }), taken(t))
+            (
+                ServiceCommand::Register(RegisterService {
+                    id: sid(id),
+                    profile,
+                }),
+                taken(t),
+            )
         }),
         (name, any::<bool>()).prop_map(|(n, t)| {
             let profile = profile(n, vec![]);
             (ServiceCommand::Update(UpdateService { profile }), taken(t))
         }),
-        Just((ServiceCommand::Retire(RetireService { reason: "r".into() }), no_facts())),
+        Just((
+            ServiceCommand::Retire(RetireService { reason: "r".into() }),
+            no_facts()
+        )),
     ]
 }
 
