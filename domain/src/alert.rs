@@ -150,10 +150,12 @@ pub fn declaration_for(alert: &Alert, id: IncidentId, impact: ImpactLevel) -> De
             service: alert.group.service,
             level: impact,
         }],
-        started_at: alert
-            .started_at
-            .map_or(alert.received_at, |s| s.min(alert.received_at)),
-        detected_at: alert.received_at,
+        started_at: Some(
+            alert
+                .started_at
+                .map_or(alert.received_at, |s| s.min(alert.received_at)),
+        ),
+        detected_at: Some(alert.received_at),
         alert_group: Some(alert.group.clone()),
     }
 }

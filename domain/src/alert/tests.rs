@@ -359,8 +359,8 @@ fn declare_from_alert_builds_the_incident_declaration() {
     assert_eq!(declare.id, iid(9));
     assert_eq!(declare.title, "CPU above 95%");
     assert_eq!(declare.severity, None);
-    assert_eq!(declare.started_at, Timestamp(T0 - 30_000));
-    assert_eq!(declare.detected_at, Timestamp(T0));
+    assert_eq!(declare.started_at, Some(Timestamp(T0 - 30_000)));
+    assert_eq!(declare.detected_at, Some(Timestamp(T0)));
     assert_eq!(declare.alert_group, Some(key()));
     let events = IncidentState::default()
         .decide(

@@ -25,10 +25,10 @@ pub struct DeclareIncident {
     /// escalation policy pages responders (each needs its facts in the
     /// [`super::DeclarationFacts`]).
     pub impacts: Vec<ServiceImpact>,
-    /// When the impact started (may be before detection).
-    pub started_at: Timestamp,
-    /// When the impact was detected.
-    pub detected_at: Timestamp,
+    /// When the impact started (may be before detection; default: detection).
+    pub started_at: Option<Timestamp>,
+    /// When the impact was detected (default: the decision's time).
+    pub detected_at: Option<Timestamp>,
     /// The alert group that opened it, if any.
     pub alert_group: Option<AlertGroupKey>,
 }

@@ -103,14 +103,19 @@ impl IncidentState {
         if self.is_declared() {
             return Err(IncidentError::AlreadyDeclared);
         }
+        let detected_at = cmd.detected_at.unwrap_or(ctx.now);
+        let started_at = cmd.started_at.unwrap_or(detected_at);
+        if started_at > detected_at {
+            return Err(IncidentError::StartedAfterDetected);
+        }
         let impacted = validate_declaration(&cmd, facts)?;
-        if cmd.detected_at.is_beyond_skew(ctx.now) {
+        if detected_at.is_beyond_skew(ctx.now) {
             return Err(IncidentError::DetectedInFuture);
         }
         // Within the tolerated clock skew a future instant is recorded as now,
         // so no duration measured from it (MTTA, MTTR) can come out negative.
-        let detected_at = cmd.detected_at.min(ctx.now);
-        let started_at = cmd.started_at.min(detected_at);
+        let detected_at = detected_at.min(ctx.now);
+        let started_at = started_at.min(detected_at);
         let derived = Severity::derive_worst(impacted.iter().map(|(i, f)| (f.tier, i.level)));
         let escalation_policy = impacted
             .first()
@@ -430,9 +435,6 @@ fn validate_declaration<'a>(
     }
     if cmd.title.chars().count() > MAX_TITLE_CHARS {
         return Err(IncidentError::TitleTooLong);
-    }
-    if cmd.started_at > cmd.detected_at {
-        return Err(IncidentError::StartedAfterDetected);
     }
     validate_impacts(&cmd.impacts, facts)
 }

@@ -84,8 +84,8 @@ fn declare_cmd(severity: Option<Severity>, impacts: Vec<ServiceImpact>) -> Decla
         description: "5xx on /pay".into(),
         severity,
         impacts,
-        started_at: Timestamp(T0 - 60_000),
-        detected_at: Timestamp(T0 - 10_000),
+        started_at: Some(Timestamp(T0 - 60_000)),
+        detected_at: Some(Timestamp(T0 - 10_000)),
         alert_group: None,
     }
 }
@@ -257,7 +257,7 @@ fn invalid_declarations_are_rejected() {
     let mut duplicate = base();
     duplicate.impacts.push(impacted(1, ImpactLevel::Degraded));
     let mut started_late = base();
-    started_late.started_at = Timestamp(T0);
+    started_late.started_at = Some(Timestamp(T0));
     let cases = [
         (empty_title, IncidentError::EmptyTitle),
         (long_title, IncidentError::TitleTooLong),
@@ -963,8 +963,8 @@ proptest! {
 #[test]
 fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
     let mut cmd = declare_cmd(None, vec![impacted(1, ImpactLevel::MajorOutage)]);
-    cmd.started_at = Timestamp(T0);
-    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1);
+    cmd.started_at = Some(Timestamp(T0));
+    cmd.detected_at = Some(Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1));
     assert_eq!(
         when(&[], IncidentCommand::Declare(cmd)),
         rejected(IncidentError::DetectedInFuture)
@@ -974,8 +974,8 @@ fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
 #[test]
 fn a_detection_within_the_clock_skew_is_recorded_as_now() {
     let mut cmd = declare_cmd(None, vec![impacted(1, ImpactLevel::MajorOutage)]);
-    cmd.started_at = Timestamp(T0 + 1_000);
-    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS);
+    cmd.started_at = Some(Timestamp(T0 + 1_000));
+    cmd.detected_at = Some(Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS));
     let events = when(&[], IncidentCommand::Declare(cmd)).unwrap();
     let IncidentEvent::Declared(e) = &events[0] else {
         panic!("not declared: {events:?}")
