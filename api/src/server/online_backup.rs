@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use opsledger_domain::Role;
 use opsledger_storage::backup::{backup_from, TransferError};
 use opsledger_storage::export::hex;
 use serde::Deserialize;
@@ -42,12 +41,8 @@ pub async fn admin_backup(
         Ok(None) => return refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated),
         Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err),
     };
-    if !who.has_role(Role::Admin) {
-        let err = ApiError::Forbidden {
-            actor: who.actor.0.clone(),
-            role: Role::Admin,
-        };
-        return refuse(StatusCode::FORBIDDEN, &err);
+    if let Err(refused) = crate::app::authorize(&who, crate::app::Operation::OnlineBackup) {
+        return refuse(StatusCode::FORBIDDEN, &ApiError::from(refused));
     }
     let request: BackupRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,

@@ -6,7 +6,7 @@
 
 use super::alert_routing::{dedup_key, MisrouteReason, Route, REROUTED_LABEL};
 use super::AppState;
-use crate::app::{AlertInput, AppCommand, CommandMeta};
+use crate::app::{authorize, AppCommand, CommandMeta, Operation};
 use crate::error::{error_body, ApiError, ErrorCode};
 use crate::graphql::scalars::parse_rfc3339;
 use axum::body::Bytes;
@@ -15,8 +15,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opsledger_domain::incident::{ImpactLevel, Severity};
-use opsledger_domain::{Role, Timestamp};
-use opsledger_storage::Direction;
+use opsledger_domain::alert::{AlertGroupKey, IngestAlert};
+use opsledger_domain::{IncidentId, Timestamp};
+use opsledger_storage::{Direction, Ulid};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -230,12 +231,8 @@ pub async fn alertmanager(
         Ok(None) => return refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated),
         Err(err) => return refuse(StatusCode::UNAUTHORIZED, &err),
     };
-    if !who.has_role(Role::Responder) {
-        let err = ApiError::Forbidden {
-            actor: who.actor.0.clone(),
-            role: Role::Responder,
-        };
-        return refuse(StatusCode::FORBIDDEN, &err);
+    if let Err(refused) = authorize(&who, Operation::AlertWebhook) {
+        return refuse(StatusCode::FORBIDDEN, &ApiError::from(refused));
     }
     let payload = match parse_alertmanager(&body) {
         Ok(payload) => payload,
@@ -370,9 +367,11 @@ async fn ingest_one(
         state.metrics().alert_rerouted(reason.as_str());
         labels.push((REROUTED_LABEL.into(), reason.as_str().into()));
     }
-    let input = AlertInput {
-        service,
-        dedup_key: dedup_key(group_key, &alert.fingerprint, &alert.labels),
+    let input = IngestAlert {
+        group: AlertGroupKey {
+            service,
+            dedup_key: dedup_key(group_key, &alert.fingerprint, &alert.labels),
+        },
         source: "alertmanager".into(),
         summary: alert.summary(),
         severity_hint: alert.severity_hint(),
@@ -380,6 +379,7 @@ async fn ingest_one(
         firing: alert.firing(),
         impact: ImpactLevel::PartialOutage,
         started_at: alert.started_at(),
+        new_incident_id: IncidentId::new(Ulid::new()),
     };
     // A redelivery of the same alert instance (same start, same status) is written once.
     let key = format!(

@@ -1,6 +1,7 @@
 //! Changes: request, approve, schedule, run, validate, end.
 
 use super::*;
+use opsledger_domain::change::{RequestChange, ScheduleChange};
 
 /// The change mutations.
 #[derive(Default)]
@@ -17,7 +18,9 @@ impl ChangeMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
         let mut text = CommandText::new();
-        let request = ChangeRequestInput {
+        let id = ChangeId::new(Ulid::new());
+        let request = RequestChange {
+            id,
             services: parse_ids("input.services", &input.services)?,
             change_type: input.change_type.into(),
             category: input.category.into(),
@@ -35,12 +38,11 @@ impl ChangeMutation {
         };
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::RequestChange {
-                id: None,
-                input: request,
+            AppCommand::Change {
+                id,
+                intent: ChangeCommand::Request(request),
             },
         )
         .await?;
@@ -57,7 +59,6 @@ impl ChangeMutation {
     ) -> async_graphql::Result<ChangePayload> {
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -80,7 +81,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::Approver,
             &id,
             idempotency_key,
             expected_version,
@@ -103,7 +103,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::Approver,
             &id,
             idempotency_key,
             expected_version,
@@ -124,12 +123,13 @@ impl ChangeMutation {
         let id = parse_id("id", &id)?;
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::ScheduleChange {
+            AppCommand::Change {
                 id,
-                window: window.into(),
+                intent: ChangeCommand::Schedule(ScheduleChange {
+                    window: window.into(),
+                }),
             },
         )
         .await?;
@@ -146,7 +146,6 @@ impl ChangeMutation {
     ) -> async_graphql::Result<ChangePayload> {
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -185,7 +184,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -208,7 +206,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -231,7 +228,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -254,7 +250,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -277,7 +272,6 @@ impl ChangeMutation {
         };
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
