@@ -324,7 +324,6 @@ mod tests {
         assert_eq!(code_of(&err).as_deref(), Some("INTERNAL"));
     }
 
-
     #[test]
     fn every_code_has_a_distinct_wire_string() {
         let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();

@@ -214,8 +214,10 @@ where
         meta,
         key,
     } = *call;
-    let decided =
-        decide::<A>(app, who, meta, key, &stream_id, existing, None, intent, facts).await?;
+    let decided = decide::<A>(
+        app, who, meta, key, &stream_id, existing, None, intent, facts,
+    )
+    .await?;
     Ok(outcome_of(app, stream_id, &decided))
 }
 

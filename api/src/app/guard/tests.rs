@@ -12,8 +12,7 @@ use opsledger_domain::service::{
 };
 use opsledger_domain::text::{BoundedText, Note, Reason, StatusMessage, Summary};
 use opsledger_domain::{
-    ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId, TimeWindow,
-    Timestamp,
+    ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId, TimeWindow, Timestamp,
 };
 use opsledger_storage::Ulid;
 
@@ -178,7 +177,9 @@ fn every_operation() -> Vec<AppCommand> {
             visibility: Visibility::Internal,
             message: StatusMessage::parse("m").expect("bounded"),
         }),
-        incident(IncidentCommand::LinkCauseChange { change: change_id() }),
+        incident(IncidentCommand::LinkCauseChange {
+            change: change_id(),
+        }),
         incident(IncidentCommand::LinkAlertGroup {
             group: AlertGroupKey {
                 service: service_id(),
@@ -333,7 +334,9 @@ fn only_a_responder_may_work_an_incident_or_ingest_an_alert() {
     for command in every_operation() {
         if matches!(
             command,
-            AppCommand::Incident { .. } | AppCommand::MergeIncident { .. } | AppCommand::IngestAlert(_)
+            AppCommand::Incident { .. }
+                | AppCommand::MergeIncident { .. }
+                | AppCommand::IngestAlert(_)
         ) {
             assert_eq!(
                 allowed(&command),

@@ -79,14 +79,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Approve {
             comment: one_text::<Comment>("comment", comment)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Rejects a change (approver; never the requester).
@@ -101,14 +94,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Reject {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Schedules (or reschedules) a change; a freeze blocks non-emergency changes (change manager).
@@ -182,14 +168,7 @@ impl ChangeMutation {
                 })
                 .collect::<Result<_, ApiError>>()?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Completes a validated change (change manager).
@@ -204,14 +183,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Complete {
             summary: one_text::<Summary>("summary", summary)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Marks a change failed (change manager).
@@ -226,14 +198,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Fail {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Marks a change rolled back (change manager).
@@ -248,14 +213,7 @@ impl ChangeMutation {
         let command = ChangeCommand::RollBack {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Cancels a change before it starts (change manager).
@@ -270,13 +228,6 @@ impl ChangeMutation {
         let command = ChangeCommand::Cancel {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 }
