@@ -14,12 +14,12 @@ pub enum ChangeCommand {
     Request(RequestChange),
     /// Submits the draft for approval (standard changes are approved at once).
     Submit,
-    /// Grants one approval (role approver; never the requester).
+    /// Grants one approval (never by the requester).
     Approve {
         /// Optional remark.
         comment: String,
     },
-    /// Rejects the change (role approver; never the requester).
+    /// Rejects the change (never by the requester).
     Reject {
         /// Why.
         reason: String,

@@ -400,9 +400,9 @@ fn same_approver_twice_does_not_count_twice() {
 #[test]
 fn requester_can_never_approve_their_own_change() {
     let given_events = [requested(ChangeType::Normal, 3), submitted()];
-    let requester_with_roles = ctx(T0, "requester");
+    let requester = ctx(T0, "requester");
     assert_eq!(
-        when(&given_events, approve(), &requester_with_roles),
+        when(&given_events, approve(), &requester),
         Err(ChangeError::RequesterCannotApprove.into())
     );
 }
