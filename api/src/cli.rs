@@ -4,23 +4,21 @@
 //! To add a subcommand: add a variant to [`Command`] with its own `Args`
 //! struct and a `match` arm in [`run`] calling a function in its own module.
 
-use crate::app::escalation::{spawn_escalation_engine, DEFAULT_TICK};
-use crate::app::workflow::WorkflowRunner;
-use crate::app::{AppService, CacheBounds, SystemClock};
+use crate::app::escalation::DEFAULT_TICK;
+use crate::app::CacheBounds;
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
+use crate::node::{Node, NodeConfig};
 use crate::server::alert_routing::{AlertRouting, DEFAULT_ALERT_SERVICE_ENV};
-use crate::server::{Readiness, RunningServer, ServerConfig};
-use crate::SharedStore;
+use crate::server::ServerConfig;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
+use opsledger_fixtures::FixtureConfig;
 use opsledger_storage::bench::{run_storage_bench, StorageBenchOptions};
-use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+use opsledger_storage::{EventStore, SledEventStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// opsledger: event-sourced incident and change management.
 #[derive(Parser, Debug)]
@@ -235,97 +233,39 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn open_store(data: &Path) -> anyhow::Result<SledEventStore> {
-    let dir = log_dir(data);
-    SledEventStore::open(&dir, StoreConfig::default())
-        .await
-        .with_context(|| format!("cannot open the event log at {}", dir.display()))
-}
-
-/// Build the store's stream and command index while the server starts (logged), so the
-/// first mutation does not wait for it; a damaged index is logged here and reported to
-/// each append and stream read as well.
-fn warm_index_in_background(store: Arc<SledEventStore>) {
-    tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        match store.warm_index().await {
-            Ok(()) => tracing::info!(
-                ms = started.elapsed().as_millis() as u64,
-                "event store index built"
-            ),
-            Err(e) => tracing::error!(error = %e, "event store index could not be built"),
-        }
-    });
+    crate::node::open_log(data).await
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let env_tokens = std::env::var(TOKENS_ENV).ok();
-    let mut tokens = TokenTable::load(args.tokens.as_deref(), env_tokens.as_deref())
+    let tokens = TokenTable::load(args.tokens.as_deref(), env_tokens.as_deref())
         .context("fix the token configuration (--tokens FILE or $OPSLEDGER_TOKENS)")?;
-    if tokens.is_empty() {
+    if tokens.is_empty() && !args.demo {
         tracing::warn!("no bearer tokens configured: only public operations will work");
     }
-    let sled_store = Arc::new(open_store(&args.data).await?);
-    warm_index_in_background(sled_store.clone());
-    let store_probe = crate::metrics::StoreProbe::sled(sled_store.clone());
-    let store: SharedStore = sled_store;
     let dev = args.dev || args.demo;
-    let config = ServerConfig {
-        dev,
-        limits: Limits::default(),
-        alert_routing: AlertRouting {
-            default_service: args.default_alert_service.clone(),
+    let node = Node::start(NodeConfig {
+        data: args.data.clone(),
+        listen: args.listen,
+        tokens,
+        server: ServerConfig {
+            dev,
+            limits: Limits::default(),
+            alert_routing: AlertRouting {
+                default_service: args.default_alert_service.clone(),
+            },
+            ..ServerConfig::default()
         },
-        store_probe,
-    };
-    let runner = ProjectionRunner::<ReadModels>::start(
-        store.clone(),
-        projections_dir(&args.data),
-        RunnerConfig::default(),
-    )
-    .await
-    .context("cannot start the projections (is another server using this data directory?)")?;
-    let handle = runner.handle();
-    if args.demo {
-        crate::cli_tools::demo::serve_demo(&store, &handle, &mut tokens).await?;
-    }
-    let app = Arc::new(
-        AppService::new(store.clone(), handle.clone(), Arc::new(SystemClock))
-            .with_aggregate_cache(CacheBounds::entries(args.aggregate_cache_entries)),
-    );
-    // The policies run before the server takes requests: a command waits for them.
-    let workflows = WorkflowRunner::start(app.clone(), Some(workflows_dir(&args.data)));
-    let server = RunningServer::start(
-        args.listen,
-        store.clone(),
-        app.clone(),
-        Arc::new(tokens),
-        Readiness::with_projections(handle.position_receiver()),
-        config,
-    )
+        demo: args.demo.then(FixtureConfig::default),
+        aggregate_cache: CacheBounds::entries(args.aggregate_cache_entries),
+        escalation_tick: Some(DEFAULT_TICK),
+    })
     .await?;
-    let (stop_escalation, escalation_stopped) = tokio::sync::watch::channel(false);
-    let escalation = spawn_escalation_engine(app, DEFAULT_TICK, escalation_stopped);
-    tracing::info!(addr = %server.addr, dev, data = %args.data.display(), "serving");
+    tracing::info!(addr = %node.addr, dev, data = %args.data.display(), "serving");
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections");
-    server
-        .shutdown()
-        .await
-        .context("the server failed while stopping")?;
-    stop_escalation.send_replace(true);
-    if let Err(err) = escalation.await {
-        tracing::warn!(error = %err, "the escalation engine ended abnormally");
-    }
-    workflows.shutdown().await;
-    runner
-        .shutdown()
-        .await
-        .context("cannot snapshot the projections (they will be rebuilt from the log)")?;
-    store
-        .flush_and_stop()
-        .await
-        .context("cannot flush the event log; run `opsledger verify` before the next start")?;
+    node.shutdown().await?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,50 +1,29 @@
 //! # opsledger-api
 //!
-//! The server and transport layer of opsledger, and the `opsledger` CLI:
-//! GraphQL over HTTP and WebSocket (axum + async-graphql), bearer-token auth,
-//! protective limits, the one error-to-wire table, metrics and health.
+//! The `opsledger` CLI and the composition root: [`node`] builds the store, the
+//! projections, the workflow runner, the application service and the server (and
+//! takes them down); [`cli`] runs every subcommand; [`cli_tools`]: demo, rebuild, export/import,
+//! backup/restore.
 //!
-//! ## Layout
-//! - [`app`]: the application core, with no transport crate (no axum, no
-//!   async-graphql): the service (load, facts from the read models, decide,
-//!   append, read-your-writes), [`app::Principal`], [`app::AppError`], the
-//!   workflow policies and the escalation engine. Driven in process by the CLI,
-//!   tests and the server alike.
-//! - [`error`]: [`ApiError`] and its stable `extensions.code`s (the one
-//!   `AppError` → wire table).
-//! - [`auth`]: tokens, [`auth::require_role`].
-//! - [`limits`]: every protective limit and the page-size clamp.
-//! - [`graphql`]: the schema (merged roots; extension points for the domain).
-//! - [`server`]: the router, layers, health/readiness/metrics, the webhook, the
-//!   online backup route, graceful shutdown; [`server::ws`]: graphql-transport-ws
-//!   and legacy graphql-ws.
-//! - [`data_dir`]: the data directory's layout.
-//! - [`metrics`]: Prometheus metrics.
-//! - [`cli`]: the `opsledger` subcommands; [`cli_tools`]: demo, rebuild, export/import, backup/restore.
-//! - [`bench`]: `opsledger bench peers` (opsledger against PostgreSQL and raw disk limits).
-//!
-//! ## Invariants
-//! - Every error a client sees carries `extensions.code`; internal causes are
-//!   logged, never sent; a panic becomes a coded 500, never a stack trace.
-//! - Production by default: introspection, suggestions and GraphiQL only with `--dev`.
+//! The layers it composes are crates of their own (see the README's
+//! Architecture section), re-exported here under their old paths:
+//! - [`app`] ([`opsledger_app`]): the application core, with no transport
+//!   crate: commands, facts, workflow policies, principal and roles, `AppError`.
+//! - [`opsledger_server`]: HTTP, GraphQL, WebSocket, auth, limits, metrics.
+//! - [`bench`] ([`opsledger_bench`]): `opsledger bench ...`; its dependencies
+//!   (tokio-postgres, reqwest, tungstenite) are linked by this binary only,
+//!   never by the server library.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod app;
-pub mod auth;
-pub mod bench;
+pub use opsledger_app as app;
+pub use opsledger_app::data_dir;
+pub use opsledger_bench as bench;
+pub use opsledger_server::{
+    auth, error, graphql, limits, metrics, payload_json, process_metrics, server, ApiError,
+    ErrorCode, SharedStore,
+};
+
 pub mod cli;
 pub mod cli_tools;
-pub mod data_dir;
-pub mod error;
-pub mod graphql;
-pub mod limits;
-pub mod metrics;
-pub mod payload_json;
-pub mod process_metrics;
-pub mod server;
-
-pub use error::{ApiError, ErrorCode};
-
-/// The event store as shared by the server and the schema.
-pub use app::SharedStore;
+pub mod node;

@@ -10,17 +10,14 @@ pub mod golden_log;
 pub mod server_process;
 
 use futures::{SinkExt, StreamExt};
-use opsledger_api::app::workflow::WorkflowRunner;
-use opsledger_api::app::{AppService, SystemClock};
+use opsledger_api::app::{AppService, CacheBounds};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
-use opsledger_api::metrics::StoreProbe;
-use opsledger_api::server::{Readiness, RunningServer, ServerConfig};
+use opsledger_api::node::{Node, NodeConfig};
+use opsledger_api::server::ServerConfig;
 use opsledger_domain::Role;
-use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::{
-    AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledEventStore,
-    StoreConfig, Ulid,
+    AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledEventStore, Ulid,
 };
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -63,11 +60,9 @@ pub struct TestApp {
     pub store: Arc<SledEventStore>,
     /// The server's application service (in-process commands and read models).
     pub app: Arc<AppService>,
-    runner: Option<ProjectionRunner<ReadModels>>,
-    workflows: Option<WorkflowRunner>,
     /// An HTTP client.
     pub client: reqwest::Client,
-    server: Option<RunningServer>,
+    node: Option<Node>,
     /// The data directory (removed on drop).
     pub data_dir: tempfile::TempDir,
 }
@@ -131,88 +126,48 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
 
 /// Starts a server with `config` over the data directory `data_dir` (new or used before).
 pub async fn spawn_app_in(data_dir: tempfile::TempDir, config: ServerConfig) -> TestApp {
-    init_test_logging();
-    let (store, runner) = open_store_and_projections(&data_dir).await;
-    start_server(data_dir, store, runner, test_tokens(), config).await
+    start_node(data_dir, test_tokens(), config, None).await
 }
 
 /// Starts a server the way `serve --demo` does: the demo fixtures of `cfg`
 /// loaded through the real application service, the demo tokens
 /// (`demo-responder`, `demo-approver`, `demo-admin`) and dev mode.
 pub async fn spawn_demo_app(cfg: opsledger_fixtures::FixtureConfig) -> TestApp {
-    init_test_logging();
-    let data_dir = tempfile::tempdir().expect("temp dir");
-    let (store, runner) = open_store_and_projections(&data_dir).await;
-    let shared: Arc<dyn EventStore> = store.clone();
-    let mut tokens = TokenTable::new();
-    opsledger_api::cli_tools::demo::serve_demo_with(&shared, &runner.handle(), &mut tokens, cfg)
-        .await
-        .expect("load the demo");
     let config = ServerConfig {
         dev: true,
         limits: Limits::default(),
         ..ServerConfig::default()
     };
-    start_server(data_dir, store, runner, tokens, config).await
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    start_node(data_dir, TokenTable::new(), config, Some(cfg)).await
 }
 
-/// The sled store and the projection runner over `data_dir`.
-async fn open_store_and_projections(
-    data_dir: &tempfile::TempDir,
-) -> (Arc<SledEventStore>, ProjectionRunner<ReadModels>) {
-    let store = Arc::new(
-        SledEventStore::open(data_dir.path().join("log"), StoreConfig::default())
-            .await
-            .expect("open store"),
-    );
-    let shared: Arc<dyn EventStore> = store.clone();
-    let runner = ProjectionRunner::<ReadModels>::start(
-        shared,
-        data_dir.path().join("projections"),
-        RunnerConfig::default(),
-    )
-    .await
-    .expect("start projections");
-    (store, runner)
-}
-
-/// The application service and the server over `store` and `runner`, answering `tokens`.
-async fn start_server(
+/// A node built by the composition root `serve` uses ([`Node::start`]), without the
+/// escalation engine (tests drive escalation ticks themselves).
+async fn start_node(
     data_dir: tempfile::TempDir,
-    store: Arc<SledEventStore>,
-    runner: ProjectionRunner<ReadModels>,
     tokens: TokenTable,
-    mut config: ServerConfig,
+    config: ServerConfig,
+    demo: Option<opsledger_fixtures::FixtureConfig>,
 ) -> TestApp {
-    config.store_probe = StoreProbe::sled(store.clone());
-    let shared: Arc<dyn EventStore> = store.clone();
-    let app = Arc::new(AppService::new(
-        shared.clone(),
-        runner.handle(),
-        Arc::new(SystemClock),
-    ));
-    let workflows = WorkflowRunner::start(
-        app.clone(),
-        Some(opsledger_api::cli::workflows_dir(data_dir.path())),
-    );
-    let server = RunningServer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        shared,
-        app.clone(),
-        Arc::new(tokens),
-        Readiness::with_projections(runner.handle().position_receiver()),
-        config,
-    )
+    init_test_logging();
+    let node = Node::start(NodeConfig {
+        data: data_dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        tokens,
+        server: config,
+        demo,
+        aggregate_cache: CacheBounds::default(),
+        escalation_tick: None,
+    })
     .await
-    .expect("start server");
+    .expect("start the node");
     TestApp {
-        addr: server.addr,
-        store,
-        app,
-        runner: Some(runner),
-        workflows: Some(workflows),
+        addr: node.addr,
+        store: node.store.clone(),
+        app: node.app.clone(),
         client: reqwest::Client::new(),
-        server: Some(server),
+        node: Some(node),
         data_dir,
     }
 }
@@ -383,9 +338,7 @@ impl TestApp {
             client,
             ..
         } = self;
-        drop((app, client));
-        store.flush_and_stop().await.expect("store stopped");
-        drop(store);
+        drop((app, client, store));
         spawn_app_in(
             data_dir,
             ServerConfig {
@@ -397,15 +350,10 @@ impl TestApp {
         .await
     }
 
+    /// Stops the node in reverse order of its start and flushes the log.
     async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown().await.expect("clean shutdown");
-        }
-        if let Some(workflows) = self.workflows.take() {
-            workflows.shutdown().await;
-        }
-        if let Some(runner) = self.runner.take() {
-            runner.shutdown().await.expect("projection snapshot");
+        if let Some(node) = self.node.take() {
+            node.shutdown().await.expect("clean shutdown");
         }
     }
 }

@@ -8,7 +8,7 @@
 //! [`MutationRoot`] by a merged object once real mutations exist, put the
 //! services they need into the schema data in [`build_schema`], then
 //! regenerate `api/schema.graphql` with
-//! `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`.
+//! `UPDATE_SCHEMA=1 cargo test -p opsledger-server schema`.
 
 pub mod codes;
 pub mod guard;
@@ -117,7 +117,7 @@ mod tests {
     /// The committed SDL is the code's schema; regenerate with `UPDATE_SCHEMA=1`.
     #[test]
     fn schema_sdl_matches_committed_file() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
         let sdl = production_sdl();
         if std::env::var_os("UPDATE_SCHEMA").is_some() {
             std::fs::write(&path, &sdl).unwrap();
@@ -125,7 +125,7 @@ mod tests {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == sdl,
-            "api/schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test -p opsledger-api schema`"
+            "api/schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test -p opsledger-server schema`"
         );
     }
 }

@@ -4,7 +4,7 @@
 
 use super::follow_up::follow_up_ids;
 use super::rules::{trigger_of, FollowUpKind, Trigger};
-use crate::app::{AppError, AppService};
+use crate::{AppError, AppService};
 use opsledger_domain::DomainEvent;
 use opsledger_storage::{decode_payload, AppendOutcome, RecordedEvent};
 

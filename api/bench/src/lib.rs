@@ -4,6 +4,12 @@
 //! - [`peers`]: `opsledger bench peers`, opsledger against PostgreSQL and the raw disk limits.
 //! - [`postgres`]: a throwaway local PostgreSQL cluster and its append workload.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use opsledger_app as app;
+use opsledger_server::{auth, server, SharedStore};
+
 pub mod api;
 pub mod peers;
 pub mod postgres;

@@ -3,11 +3,11 @@
 //! however often.
 
 use super::rules::{follow_up_id, FollowUpKind, Trigger};
-use crate::app::crash_point;
-use crate::app::execute::{decide, incident_service_facts, Existing};
-use crate::app::stream::Loaded;
-use crate::app::Principal;
-use crate::app::{AppError, AppService, CommandMeta};
+use crate::crash_point;
+use crate::execute::{decide, incident_service_facts, Existing};
+use crate::stream::Loaded;
+use crate::Principal;
+use crate::{AppError, AppService, CommandMeta};
 use opsledger_domain::alert::{
     declaration_for, AlertGroupCommand, AlertGroupEvent, AlertGroupState, ReleaseGroup,
 };

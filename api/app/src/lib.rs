@@ -6,11 +6,17 @@
 //!
 //! Aggregates are loaded through a bounded LRU of recently used states
 //! ([`cache`]): a command folds only the events after the state it remembers.
+//!
+//! This crate imports no transport crate (no axum, no async-graphql): the CLI,
+//! the tests and the server all drive it in process.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cache;
 pub mod clock;
 pub mod command;
 pub mod crash_point;
+pub mod data_dir;
 pub mod error;
 pub mod escalation;
 mod execute;

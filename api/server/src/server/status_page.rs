@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 /// The page, embedded at compile time.
-pub const STATUS_PAGE_HTML: &str = include_str!("../../assets/status.html");
+pub const STATUS_PAGE_HTML: &str = include_str!("../../../assets/status.html");
 
 /// What the page may load: only its own inline style/script and this origin's API.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \

@@ -1,4 +1,4 @@
-//! Why a command failed, before it is mapped to the wire (see `crate::error`).
+//! Why a command failed, before it is mapped to the wire (see `opsledger_server::error`).
 
 use opsledger_domain::{DomainError, Role};
 use opsledger_projections::ProjectionError;

@@ -337,9 +337,9 @@ mod tests {
     //! stream reads return, or to let another writer append just before the service).
 
     use super::*;
-    use crate::app::stream::{load, load_cached};
-    use crate::app::{AppCommand, AppError, AppService, CommandMeta, ManualClock};
-    use crate::auth::Principal;
+    use crate::principal::Principal;
+    use crate::stream::{load, load_cached};
+    use crate::{AppCommand, AppError, AppService, CommandMeta, ManualClock};
     use async_trait::async_trait;
     use opsledger_domain::incident::{
         DeclareIncident, ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent,
@@ -557,7 +557,7 @@ mod tests {
             id: IncidentId,
             meta: CommandMeta,
             command: IncidentCommand,
-        ) -> Result<crate::app::CommandOutcome, AppError> {
+        ) -> Result<crate::CommandOutcome, AppError> {
             self.app
                 .execute(
                     &responder(),
@@ -570,7 +570,7 @@ mod tests {
                 .await
         }
 
-        async fn note(&self, id: IncidentId, text: &str) -> crate::app::CommandOutcome {
+        async fn note(&self, id: IncidentId, text: &str) -> crate::CommandOutcome {
             let command = IncidentCommand::AddNote {
                 text: Note::parse(text).unwrap(),
             };

@@ -4,7 +4,7 @@
 
 use super::stream::Loaded;
 use super::{AppCommand, AppError, AppService, CommandMeta};
-use crate::app::Principal;
+use crate::Principal;
 use opsledger_domain::incident::{IncidentCommand, IncidentState, IncidentStatus};
 use opsledger_domain::{IncidentId, Role};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 use super::stream::{append, load, AppendMeta, Loaded};
 use super::workflow;
 use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided, MAX_ATTEMPTS};
-use crate::app::Principal;
+use crate::Principal;
 use opsledger_domain::alert::{
     AlertFacts, AlertGroupCommand, AlertGroupEvent, AlertGroupState, IngestAlert,
 };
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 /// Whether a command needs its stream to exist (and what to call it when it does not).
 #[derive(Clone, Copy)]
-pub(in crate::app) enum Existing {
+pub(crate) enum Existing {
     /// The command creates the stream.
     Creates,
     /// The stream must exist; NOT_FOUND names this kind.
@@ -227,7 +227,7 @@ where
 /// clock's now.
 // The arguments are the decision's inputs; a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
-pub(in crate::app) async fn decide<A: Aggregate>(
+pub(crate) async fn decide<A: Aggregate>(
     app: &AppService,
     who: &Principal,
     meta: &CommandMeta,
@@ -346,7 +346,7 @@ fn catalog_facts(app: &AppService, id: ServiceId, profile: &ServiceProfile) -> C
 }
 
 /// The facts about a service an incident declaration needs.
-pub(in crate::app) fn incident_service_facts(
+pub(crate) fn incident_service_facts(
     app: &AppService,
     id: ServiceId,
 ) -> Result<ServiceFacts, AppError> {

@@ -11,7 +11,7 @@
 use super::checkpoint;
 use super::follow_up::complete;
 use super::rules::{trigger_of, Trigger};
-use crate::app::{crash_point, AppError, AppService};
+use crate::{crash_point, AppError, AppService};
 use futures::StreamExt;
 use opsledger_domain::DomainEvent;
 use opsledger_storage::{decode_payload, RecordedEvent};
