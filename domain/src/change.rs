@@ -9,20 +9,19 @@
 //! changes are approved at submit; emergency changes need one approval,
 //! which may come after they were scheduled or started (and may be
 //! scheduled into a freeze).
-//!
-//! Roles: approve and reject need [`Role::Approver`]; every other command
-//! needs [`Role::ChangeManager`].
 
 mod command;
 mod decide;
 mod event;
 pub mod risk;
 
-pub use command::{ChangeCommand, ChangeWindowFact, RequestChange, ScheduleChange, ServiceFact};
+pub use command::{
+    ChangeCommand, ChangeFacts, ChangeWindowFact, RequestChange, ScheduleChange, ServiceFact,
+};
 pub use event::*;
 pub use risk::{FailureHistory, Risk, RiskLevel};
 
-use crate::context::{Actor, Context, Role};
+use crate::context::{Actor, Context};
 use crate::ids::{ChangeId, FreezeId, ServiceId};
 use crate::time::{TimeWindow, Timestamp};
 use crate::{Aggregate, DomainError, DomainEvent};
@@ -188,20 +187,17 @@ impl ChangeState {
 
 impl Aggregate for ChangeState {
     type Command = ChangeCommand;
+    type Facts = ChangeFacts;
     type Event = ChangeEvent;
 
     fn decide(
         &self,
         command: ChangeCommand,
+        facts: ChangeFacts,
         ctx: &Context,
     ) -> Result<Vec<ChangeEvent>, DomainError> {
-        let role = match command {
-            ChangeCommand::Approve { .. } | ChangeCommand::Reject { .. } => Role::Approver,
-            _ => Role::ChangeManager,
-        };
-        ctx.require(role)?;
         if let ChangeCommand::Request(cmd) = command {
-            return self.request(cmd, ctx);
+            return self.request(cmd, &facts, ctx);
         }
         let request = self.request.as_ref().ok_or(ChangeError::NotFound)?;
         let events = match command {
@@ -209,7 +205,7 @@ impl Aggregate for ChangeState {
             ChangeCommand::Submit => self.submit(request, ctx),
             ChangeCommand::Approve { comment } => self.approve(request, comment, ctx),
             ChangeCommand::Reject { reason } => self.reject(request, reason, ctx),
-            ChangeCommand::Schedule(cmd) => self.schedule(request, cmd, ctx),
+            ChangeCommand::Schedule(cmd) => self.schedule(request, cmd, &facts, ctx),
             ChangeCommand::Start => self.start(ctx),
             ChangeCommand::RecordValidation { results } => self.record_validation(results, ctx),
             ChangeCommand::Complete { summary } => self.complete(summary, ctx),

@@ -1,8 +1,8 @@
-//! Who acts, with which roles, at what time: everything `decide` needs from
-//! the outside world besides the command itself.
+//! Who acts at what time: everything `decide` needs from the outside world
+//! besides the command and its facts. [`Role`] is the vocabulary of the
+//! tokens' grants; the application checks it, the domain never does.
 
 use crate::time::Timestamp;
-use crate::DomainError;
 use serde::{Deserialize, Serialize};
 
 /// The authenticated actor (never a client-supplied name).
@@ -74,38 +74,21 @@ impl Role {
     }
 }
 
-/// The outside world as plain data: the time, the actor and its roles.
+/// The outside world as plain data: the time and the actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
     /// The current time (from an injected clock).
     pub now: Timestamp,
     /// The authenticated actor.
     pub actor: Actor,
-    /// The actor's roles.
-    pub roles: Vec<Role>,
 }
 
 impl Context {
-    /// A context for `actor` at `now` with `roles`.
-    pub fn new(now: Timestamp, actor: impl Into<String>, roles: Vec<Role>) -> Self {
+    /// A context for `actor` at `now`.
+    pub fn new(now: Timestamp, actor: impl Into<String>) -> Self {
         Context {
             now,
             actor: Actor(actor.into()),
-            roles,
-        }
-    }
-
-    /// Whether the actor's roles grant `role` (see [`Role::grants`]).
-    pub fn has_role(&self, role: Role) -> bool {
-        Role::any_grants(&self.roles, role)
-    }
-
-    /// `Ok` if the actor holds `role`, else [`DomainError::MissingRole`].
-    pub fn require(&self, role: Role) -> Result<(), DomainError> {
-        if self.has_role(role) {
-            Ok(())
-        } else {
-            Err(DomainError::MissingRole(role))
         }
     }
 }

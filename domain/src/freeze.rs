@@ -2,10 +2,9 @@
 //! for a list of services, during which non-emergency changes cannot be
 //! scheduled (the change aggregate enforces that with [`FreezeFact`]s).
 //!
-//! Lifecycle: created → cancelled (once). A freeze needs the
-//! [`Role::ChangeManager`] role to create or cancel.
+//! Lifecycle: created → cancelled (once). Its commands need no facts.
 
-use crate::context::{Actor, Context, Role};
+use crate::context::{Actor, Context};
 use crate::ids::{FreezeId, ServiceId};
 use crate::time::{TimeWindow, Timestamp};
 use crate::{Aggregate, DomainError, DomainEvent};
@@ -217,14 +216,15 @@ impl FreezeState {
 
 impl Aggregate for FreezeState {
     type Command = FreezeCommand;
+    type Facts = ();
     type Event = FreezeEvent;
 
     fn decide(
         &self,
         command: FreezeCommand,
+        (): (),
         ctx: &Context,
     ) -> Result<Vec<FreezeEvent>, DomainError> {
-        ctx.require(Role::ChangeManager)?;
         match command {
             FreezeCommand::Create(cmd) => self.create(cmd, ctx),
             FreezeCommand::Cancel(cmd) => self.cancel(cmd, ctx),

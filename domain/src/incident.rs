@@ -9,15 +9,12 @@
 //! - Severity, when not given, is derived from tier and impact
 //!   ([`Severity::derive`]), the worst over the impacted services.
 //! - The first impacted service is the primary one: its escalation policy
-//!   (from the declaration's [`ServiceFacts`]) is recorded in the
+//!   (from the declaration's [`DeclarationFacts`]) is recorded in the
 //!   [`IncidentDeclared`] event and drives escalation.
 //! - Moving a triggered incident to a working stage acknowledges it
 //!   implicitly (an [`IncidentAcknowledged`] precedes the status change);
 //!   resolving a triggered one does not.
-//! - Commands on a closed or merged incident are rejected; every command
-//!   needs the [`Role::Responder`] role.
-//!
-//! [`Role::Responder`]: crate::Role::Responder
+//! - Commands on a closed or merged incident are rejected.
 
 mod command;
 mod decide;
@@ -31,12 +28,12 @@ pub use decide::MAX_TITLE_CHARS;
 pub use event::*;
 pub use merge::check_merge;
 pub use model::{
-    ImpactLevel, ImpactedService, IncidentStatus, ServiceFacts, ServiceImpact, Severity, Stage,
+    DeclarationFacts, ImpactLevel, IncidentStatus, ServiceFacts, ServiceImpact, Severity, Stage,
     Visibility,
 };
 pub use state::IncidentState;
 
-use crate::context::{Context, Role};
+use crate::context::Context;
 use crate::ids::ServiceId;
 use crate::{Aggregate, DomainError, DomainEvent};
 
@@ -67,6 +64,12 @@ pub enum IncidentError {
     /// A service is listed twice among the impacted services.
     #[error("service {service} listed twice")]
     DuplicateImpactedService {
+        /// The service.
+        service: ServiceId,
+    },
+    /// The declaration names a service the caller passed no facts for.
+    #[error("no facts known for service {service}")]
+    UnknownService {
         /// The service.
         service: ServiceId,
     },
@@ -146,15 +149,16 @@ pub enum IncidentError {
 
 impl Aggregate for IncidentState {
     type Command = IncidentCommand;
+    type Facts = DeclarationFacts;
     type Event = IncidentEvent;
 
     fn decide(
         &self,
         command: IncidentCommand,
+        facts: DeclarationFacts,
         ctx: &Context,
     ) -> Result<Vec<IncidentEvent>, DomainError> {
-        ctx.require(Role::Responder)?;
-        Ok(self.decide_command(command, ctx)?)
+        Ok(self.decide_command(command, facts, ctx)?)
     }
 
     fn evolve(self, event: &IncidentEvent) -> Self {

@@ -3,16 +3,19 @@
 //! The pure domain of opsledger: aggregates (services, alert groups,
 //! incidents, changes, freeze windows, reviews), their commands, events and
 //! typed errors. Every decision is a pure function
-//! `decide(&State, Command, &Context) -> Result<Vec<Event>, DomainError>` and
-//! every state change a total `evolve(State, &Event) -> State`.
+//! `decide(&State, Command, Facts, &Context) -> Result<Vec<Event>, DomainError>`
+//! and every state change a total `evolve(State, &Event) -> State`.
 //!
 //! ## Invariants
-//! - No IO, no async runtime, no storage, no system clock: time, the actor
-//!   and the roles come in through [`Context`]; new ids come in the command.
-//! - Facts owned by other aggregates (a service's tier, active freezes, the
-//!   open incident of an alert group, recent change failure rates) are
-//!   passed into `decide` as plain data inside the command; the domain never
+//! - No IO, no async runtime, no storage, no system clock: time and the actor
+//!   come in through [`Context`]; new ids come in the command.
+//! - A command is the caller's intent only. Facts owned by other aggregates (a
+//!   service's tier, active freezes, recent change failure rates, the reviewed
+//!   incident) are a separate argument of `decide`, one plain-data type per
+//!   aggregate ([`Aggregate::Facts`]), gathered by the caller; the domain never
 //!   reads storage.
+//! - Who may issue a command is not the domain's business: the application
+//!   checks the actor's role once per operation before it decides.
 //! - Events are contracts: named past-tense structs, bincode-friendly (no
 //!   `flatten`, no internally tagged enums, no `skip_serializing_if`), with a
 //!   stable [`DomainEvent::type_name`] and [`DomainEvent::schema_version`].
@@ -98,15 +101,19 @@ impl DomainEvent {
 /// service may keep a folded state and fold only the events after it (its
 /// aggregate cache); nothing here knows about that.
 pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
-    /// The aggregate's commands.
+    /// The aggregate's commands: what the caller asks, without facts.
     type Command;
+    /// What the caller read from other aggregates for a command (the commands
+    /// that need none take the [`Default`] value).
+    type Facts: Default;
     /// The aggregate's events.
     type Event: Clone + std::fmt::Debug;
 
-    /// Decides which events a command produces, or why it is rejected.
+    /// Decides which events `command` produces given `facts`, or why it is rejected.
     fn decide(
         &self,
         command: Self::Command,
+        facts: Self::Facts,
         ctx: &Context,
     ) -> Result<Vec<Self::Event>, DomainError>;
     /// Folds one event into the state. Total: never panics.
@@ -138,9 +145,6 @@ pub enum DomainError {
     /// A review rule was violated.
     #[error(transparent)]
     Review(#[from] review::ReviewError),
-    /// The actor lacks a role the command requires.
-    #[error("actor lacks the {0:?} role")]
-    MissingRole(Role),
     /// An input field failed validation.
     #[error("invalid {field}: {reason}")]
     Invalid {

@@ -2,12 +2,11 @@
 //! a service with its owner, tier, SLO, recovery objectives, dependencies and
 //! escalation policy.
 //!
-//! Facts owned by other streams come in the command: whether the name is
+//! Facts owned by other streams come as [`CatalogFacts`]: whether the name is
 //! already taken (the caller checks the name index) and the current
 //! dependency graph of the other services (so a cycle can be rejected).
-//! Every service command needs the [`Role::Admin`] role.
 
-use crate::context::{Actor, Context, Role};
+use crate::context::{Actor, Context};
 use crate::ids::ServiceId;
 use crate::time::Timestamp;
 use crate::{Aggregate, DomainError, DomainEvent};
@@ -129,10 +128,6 @@ pub struct RegisterService {
     pub id: ServiceId,
     /// Its description.
     pub profile: ServiceProfile,
-    /// Whether another service already uses `profile.name` (from the name index).
-    pub name_taken: bool,
-    /// The current dependencies of the other services.
-    pub dependency_graph: DependencyGraph,
 }
 
 /// Replaces the profile of a registered service.
@@ -140,7 +135,13 @@ pub struct RegisterService {
 pub struct UpdateService {
     /// The new description, as a whole.
     pub profile: ServiceProfile,
-    /// Whether *another* service already uses `profile.name`.
+}
+
+/// What the caller read from the catalogue for a register or update (a retire
+/// takes the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogFacts {
+    /// Whether *another* service already uses the profile's name (from the name index).
     pub name_taken: bool,
     /// The current dependencies of the other services.
     pub dependency_graph: DependencyGraph,
@@ -299,17 +300,18 @@ pub struct ServiceState {
 
 impl Aggregate for ServiceState {
     type Command = ServiceCommand;
+    type Facts = CatalogFacts;
     type Event = ServiceEvent;
 
     fn decide(
         &self,
         command: ServiceCommand,
+        facts: CatalogFacts,
         ctx: &Context,
     ) -> Result<Vec<ServiceEvent>, DomainError> {
-        ctx.require(Role::Admin)?;
         let event = match command {
-            ServiceCommand::Register(cmd) => self.decide_register(cmd, ctx)?,
-            ServiceCommand::Update(cmd) => self.decide_update(cmd, ctx)?,
+            ServiceCommand::Register(cmd) => self.decide_register(cmd, &facts, ctx)?,
+            ServiceCommand::Update(cmd) => self.decide_update(cmd, &facts, ctx)?,
             ServiceCommand::Retire(cmd) => self.decide_retire(cmd, ctx)?,
         };
         Ok(vec![event])
@@ -349,12 +351,13 @@ impl ServiceState {
     fn decide_register(
         &self,
         cmd: RegisterService,
+        facts: &CatalogFacts,
         ctx: &Context,
     ) -> Result<ServiceEvent, ServiceError> {
         if self.status != ServiceStatus::Unregistered {
             return Err(ServiceError::AlreadyRegistered);
         }
-        let profile = accepted_profile(cmd.id, cmd.profile, cmd.name_taken, &cmd.dependency_graph)?;
+        let profile = accepted_profile(cmd.id, cmd.profile, facts)?;
         Ok(ServiceEvent::Registered(ServiceRegistered {
             id: cmd.id,
             profile,
@@ -366,10 +369,11 @@ impl ServiceState {
     fn decide_update(
         &self,
         cmd: UpdateService,
+        facts: &CatalogFacts,
         ctx: &Context,
     ) -> Result<ServiceEvent, ServiceError> {
         let id = self.active_id()?;
-        let profile = accepted_profile(id, cmd.profile, cmd.name_taken, &cmd.dependency_graph)?;
+        let profile = accepted_profile(id, cmd.profile, facts)?;
         Ok(ServiceEvent::Updated(ServiceUpdated {
             id,
             profile,
@@ -411,16 +415,15 @@ impl ServiceState {
 fn accepted_profile(
     id: ServiceId,
     mut profile: ServiceProfile,
-    name_taken: bool,
-    graph: &DependencyGraph,
+    facts: &CatalogFacts,
 ) -> Result<ServiceProfile, ServiceError> {
     validate_profile(&profile)?;
-    if name_taken {
+    if facts.name_taken {
         return Err(ServiceError::NameTaken);
     }
     profile.dependencies.sort();
     profile.dependencies.dedup();
-    if creates_cycle(id, &profile.dependencies, graph) {
+    if creates_cycle(id, &profile.dependencies, &facts.dependency_graph) {
         return Err(ServiceError::DependencyCycle);
     }
     Ok(profile)

@@ -8,12 +8,12 @@
 //! rate of every report and bucket must be >= 0, rates and availability <= 1.
 
 use opsledger_domain::incident::{
-    DeclareIncident, ImpactLevel, ImpactedService, IncidentCommand, IncidentState, ServiceFacts,
+    DeclarationFacts, DeclareIncident, ImpactLevel, IncidentCommand, IncidentState, ServiceFacts,
     ServiceImpact, Severity, Stage,
 };
 use opsledger_domain::service::{EscalationPolicy, Tier};
 use opsledger_domain::text::{self, BoundedText, Reason};
-use opsledger_domain::{Aggregate, Context, DomainEvent, IncidentId, Role, ServiceId, Timestamp};
+use opsledger_domain::{Aggregate, Context, DomainEvent, IncidentId, ServiceId, Timestamp};
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::KpiWindow;
 use opsledger_projections::stats::Summary;
@@ -69,6 +69,18 @@ fn service() -> ServiceId {
     ServiceId::new(ulid(1, 1))
 }
 
+/// What the caller knows: the one service, tier 1.
+fn facts() -> DeclarationFacts {
+    DeclarationFacts::of(
+        service(),
+        ServiceFacts {
+            tier: Tier::ONE,
+            retired: false,
+            escalation_policy: EscalationPolicy::default(),
+        },
+    )
+}
+
 fn command(op: &Op, id: IncidentId, now: i64) -> IncidentCommand {
     match op {
         Op::Declare {
@@ -80,19 +92,12 @@ fn command(op: &Op, id: IncidentId, now: i64) -> IncidentCommand {
             title: "generated".into(),
             description: String::new(),
             severity: None,
-            impacts: vec![ImpactedService {
-                impact: ServiceImpact {
-                    service: service(),
-                    level: *level,
-                },
-                facts: ServiceFacts {
-                    tier: Tier::ONE,
-                    retired: false,
-                    escalation_policy: EscalationPolicy::default(),
-                },
+            impacts: vec![ServiceImpact {
+                service: service(),
+                level: *level,
             }],
-            started_at: Timestamp(now + started.min(detected)),
-            detected_at: Timestamp(now + detected),
+            started_at: Some(Timestamp(now + started.min(detected))),
+            detected_at: Some(Timestamp(now + detected)),
             alert_group: None,
         }),
         Op::Acknowledge => IncidentCommand::Acknowledge,
@@ -162,9 +167,9 @@ fn run(steps: &[(i64, usize, Op)]) -> (ReadModels, i64) {
     let mut states = vec![(IncidentState::default(), 0u64); INCIDENTS];
     for (advance, which, op) in steps {
         now += advance;
-        let ctx = Context::new(Timestamp(now), "gen", vec![Role::Responder]);
+        let ctx = Context::new(Timestamp(now), "gen");
         let (state, version) = &mut states[*which];
-        let Ok(events) = state.decide(command(op, ids[*which], now), &ctx) else {
+        let Ok(events) = state.decide(command(op, ids[*which], now), facts(), &ctx) else {
             continue;
         };
         for event in events {

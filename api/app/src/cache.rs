@@ -339,14 +339,15 @@ mod tests {
     use super::*;
     use crate::principal::Principal;
     use crate::stream::{load, load_cached};
-    use crate::{AppCommand, AppError, AppService, CommandMeta, DeclareInput, ManualClock};
+    use crate::{AppCommand, AppError, AppService, CommandMeta, ManualClock};
     use async_trait::async_trait;
     use opsledger_domain::incident::{
-        ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent, IncidentNoteAdded,
-        IncidentState, IncidentStatus, ServiceImpact,
+        DeclareIncident, ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent,
+        IncidentNoteAdded, IncidentState, IncidentStatus, ServiceImpact,
     };
     use opsledger_domain::service::{
-        EscalationLevel, EscalationPolicy, ServiceProfile, ServiceState, SloTarget, Tier,
+        EscalationLevel, EscalationPolicy, RegisterService, ServiceCommand, ServiceProfile,
+        ServiceState, SloTarget, Tier,
     };
     use opsledger_domain::text::{BoundedText, Note};
     use opsledger_domain::{Actor, DomainEvent, IncidentId, Role, ServiceId, Timestamp};
@@ -505,12 +506,16 @@ mod tests {
                 },
             };
             let admin = Principal::new("root", vec![Role::Admin]);
+            let id = ServiceId::new(Ulid::new());
             let out = self
                 .app
                 .execute(
                     &admin,
                     CommandMeta::default(),
-                    AppCommand::RegisterService { id: None, profile },
+                    AppCommand::Service {
+                        id,
+                        intent: ServiceCommand::Register(RegisterService { id, profile }),
+                    },
                 )
                 .await
                 .unwrap();
@@ -518,7 +523,9 @@ mod tests {
         }
 
         async fn declare(&self) -> IncidentId {
-            let input = DeclareInput {
+            let id = IncidentId::new(Ulid::new());
+            let declare = DeclareIncident {
+                id,
                 title: "checkout slow".into(),
                 description: String::new(),
                 severity: None,
@@ -528,13 +535,17 @@ mod tests {
                 }],
                 started_at: None,
                 detected_at: None,
+                alert_group: None,
             };
             let out = self
                 .app
                 .execute(
                     &responder(),
                     CommandMeta::default(),
-                    AppCommand::DeclareIncident { id: None, input },
+                    AppCommand::Incident {
+                        id,
+                        intent: IncidentCommand::Declare(declare),
+                    },
                 )
                 .await
                 .unwrap();
@@ -548,7 +559,14 @@ mod tests {
             command: IncidentCommand,
         ) -> Result<crate::CommandOutcome, AppError> {
             self.app
-                .execute(&responder(), meta, AppCommand::Incident { id, command })
+                .execute(
+                    &responder(),
+                    meta,
+                    AppCommand::Incident {
+                        id,
+                        intent: command,
+                    },
+                )
                 .await
         }
 

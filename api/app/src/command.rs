@@ -1,14 +1,13 @@
-//! What a caller asks the application service to do: domain intents without the
-//! cross-aggregate facts (the service gathers those from the projections).
+//! What a caller asks the application service to do: domain intents (the
+//! service gathers the cross-aggregate facts from the projections).
 
-use opsledger_domain::change::{ChangeCategory, ChangeCommand, ChangeType};
-use opsledger_domain::freeze::FreezeScope;
-use opsledger_domain::incident::{ImpactLevel, IncidentCommand, ServiceImpact, Severity};
+use opsledger_domain::alert::IngestAlert;
+use opsledger_domain::change::ChangeCommand;
+use opsledger_domain::freeze::FreezeCommand;
+use opsledger_domain::incident::IncidentCommand;
 use opsledger_domain::review::ReviewCommand;
-use opsledger_domain::service::ServiceProfile;
-use opsledger_domain::{
-    ChangeId, FreezeId, IncidentId, ReviewId, ServiceId, TimeWindow, Timestamp,
-};
+use opsledger_domain::service::ServiceCommand;
+use opsledger_domain::{ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
 
 use super::request::RequestFingerprint;
 
@@ -35,106 +34,26 @@ impl CommandMeta {
     }
 }
 
-/// One alert as received from a source (webhook, `ingestAlert`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlertInput {
-    /// The service it concerns.
-    pub service: ServiceId,
-    /// Dedup key / fingerprint (the group is service + key).
-    pub dedup_key: String,
-    /// The source system (e.g. `alertmanager`).
-    pub source: String,
-    /// One-line summary.
-    pub summary: String,
-    /// Severity suggested by the source.
-    pub severity_hint: Option<Severity>,
-    /// Labels as sent.
-    pub labels: Vec<(String, String)>,
-    /// Firing (true) or resolved (false).
-    pub firing: bool,
-    /// Impact to declare if it opens an incident.
-    pub impact: ImpactLevel,
-    /// When the source says it started.
-    pub started_at: Option<Timestamp>,
-}
-
-/// A change request, without the facts about its services.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangeRequestInput {
-    /// Standard, normal or emergency.
-    pub change_type: ChangeType,
-    /// Category.
-    pub category: ChangeCategory,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// Services touched.
-    pub services: Vec<ServiceId>,
-    /// Planned window.
-    pub window: TimeWindow,
-    /// Implementation plan.
-    pub implementation_plan: String,
-    /// Rollback plan.
-    pub rollback_plan: String,
-    /// Validation steps.
-    pub validation_steps: Vec<String>,
-}
-
-/// A manual incident declaration, without the facts about its services.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeclareInput {
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// Severity (derived when absent).
-    pub severity: Option<Severity>,
-    /// Impacted services (the first is the primary one).
-    pub impacts: Vec<ServiceImpact>,
-    /// Impact start (default: detection).
-    pub started_at: Option<Timestamp>,
-    /// Detection (default: now).
-    pub detected_at: Option<Timestamp>,
-}
-
-/// Every command the application service executes.
+/// Every command the application service executes: a domain intent and the
+/// aggregate it targets (a creating intent names its own id, which must be the
+/// target's). The service gathers the facts the intent needs from the read models
+/// and checks the principal's role first ([`super::guard::required_role`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppCommand {
-    /// Registers a service (`id` generated when absent).
-    RegisterService {
-        /// The new id, if the caller chose it.
-        id: Option<ServiceId>,
-        /// The profile.
-        profile: ServiceProfile,
-    },
-    /// Replaces a service's profile.
-    UpdateService {
+    /// A service command.
+    Service {
         /// The service.
         id: ServiceId,
-        /// The new profile.
-        profile: ServiceProfile,
+        /// What is asked.
+        intent: ServiceCommand,
     },
-    /// Retires a service.
-    RetireService {
-        /// The service.
-        id: ServiceId,
-        /// Why.
-        reason: String,
-    },
-    /// Declares an incident (`id` generated when absent).
-    DeclareIncident {
-        /// The new id, if the caller chose it.
-        id: Option<IncidentId>,
-        /// The declaration.
-        input: DeclareInput,
-    },
-    /// Any other incident command (not Declare, MergeInto, AbsorbDuplicate).
+    /// An incident command (not MergeInto, AbsorbDuplicate, UndoDuplicateMerge: see
+    /// [`AppCommand::MergeIncident`]).
     Incident {
         /// The incident.
         id: IncidentId,
-        /// The command.
-        command: IncidentCommand,
+        /// What is asked.
+        intent: IncidentCommand,
     },
     /// Merges `duplicate` into `target`.
     MergeIncident {
@@ -144,59 +63,27 @@ pub enum AppCommand {
         target: IncidentId,
     },
     /// Ingests one alert into its group (may open an incident).
-    IngestAlert(AlertInput),
-    /// Requests a change (`id` generated when absent).
-    RequestChange {
-        /// The new id, if the caller chose it.
-        id: Option<ChangeId>,
-        /// The request.
-        input: ChangeRequestInput,
-    },
-    /// Schedules (or reschedules) a change.
-    ScheduleChange {
-        /// The change.
-        id: ChangeId,
-        /// The window.
-        window: TimeWindow,
-    },
-    /// Any other change command (not Request, Schedule).
+    IngestAlert(IngestAlert),
+    /// A change command.
     Change {
         /// The change.
         id: ChangeId,
-        /// The command.
-        command: ChangeCommand,
+        /// What is asked.
+        intent: ChangeCommand,
     },
-    /// Creates a freeze window (`id` generated when absent).
-    CreateFreeze {
-        /// The new id, if the caller chose it.
-        id: Option<FreezeId>,
-        /// The window.
-        window: TimeWindow,
-        /// Global or per service.
-        scope: FreezeScope,
-        /// Why.
-        reason: String,
-    },
-    /// Cancels a freeze window.
-    CancelFreeze {
+    /// A freeze window command.
+    Freeze {
         /// The freeze.
         id: FreezeId,
-        /// Why.
-        reason: String,
+        /// What is asked.
+        intent: FreezeCommand,
     },
-    /// Creates the review of a resolved incident (`id` generated when absent).
-    CreateReview {
-        /// The new id, if the caller chose it.
-        id: Option<ReviewId>,
-        /// The incident reviewed.
-        incident: IncidentId,
-    },
-    /// Any other review command (not Create).
+    /// A review command.
     Review {
         /// The review.
         id: ReviewId,
-        /// The command.
-        command: ReviewCommand,
+        /// What is asked.
+        intent: ReviewCommand,
     },
 }
 
@@ -204,20 +91,30 @@ impl AppCommand {
     /// The operation's name, for a key bound to it without arguments (see [`CommandMeta::request`]).
     pub fn operation(&self) -> &'static str {
         match self {
-            AppCommand::RegisterService { .. } => "registerService",
-            AppCommand::UpdateService { .. } => "updateService",
-            AppCommand::RetireService { .. } => "retireService",
-            AppCommand::DeclareIncident { .. } => "declareIncident",
-            AppCommand::Incident { .. } => "incidentCommand",
+            AppCommand::Service { intent, .. } => match intent {
+                ServiceCommand::Register(_) => "registerService",
+                ServiceCommand::Update(_) => "updateService",
+                ServiceCommand::Retire(_) => "retireService",
+            },
+            AppCommand::Incident { intent, .. } => match intent {
+                IncidentCommand::Declare(_) => "declareIncident",
+                _ => "incidentCommand",
+            },
             AppCommand::MergeIncident { .. } => "mergeIncidents",
             AppCommand::IngestAlert(_) => "ingestAlert",
-            AppCommand::RequestChange { .. } => "requestChange",
-            AppCommand::ScheduleChange { .. } => "scheduleChange",
-            AppCommand::Change { .. } => "changeCommand",
-            AppCommand::CreateFreeze { .. } => "createFreeze",
-            AppCommand::CancelFreeze { .. } => "cancelFreeze",
-            AppCommand::CreateReview { .. } => "createReview",
-            AppCommand::Review { .. } => "reviewCommand",
+            AppCommand::Change { intent, .. } => match intent {
+                ChangeCommand::Request(_) => "requestChange",
+                ChangeCommand::Schedule(_) => "scheduleChange",
+                _ => "changeCommand",
+            },
+            AppCommand::Freeze { intent, .. } => match intent {
+                FreezeCommand::Create(_) => "createFreeze",
+                FreezeCommand::Cancel(_) => "cancelFreeze",
+            },
+            AppCommand::Review { intent, .. } => match intent {
+                ReviewCommand::Create { .. } => "createReview",
+                _ => "reviewCommand",
+            },
         }
     }
 }

@@ -1,12 +1,20 @@
 //! Why a command failed, before it is mapped to the wire (see `opsledger_server::error`).
 
-use opsledger_domain::DomainError;
+use opsledger_domain::{DomainError, Role};
 use opsledger_projections::ProjectionError;
 use opsledger_storage::StoreError;
 
 /// Every way the application service can refuse or fail a command.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The principal lacks the role the operation needs (see [`super::guard`]).
+    #[error("actor `{actor}` lacks the role `{}`", role.as_str())]
+    Forbidden {
+        /// The actor who asked.
+        actor: String,
+        /// The role that was needed.
+        role: Role,
+    },
     /// The domain rejected the command.
     #[error(transparent)]
     Domain(#[from] DomainError),

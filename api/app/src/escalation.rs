@@ -50,7 +50,7 @@ pub async fn check_escalations(app: &AppService) -> Result<usize, AppError> {
                 CommandMeta::keyed(key),
                 AppCommand::Incident {
                     id,
-                    command: IncidentCommand::CheckEscalation,
+                    intent: IncidentCommand::CheckEscalation,
                 },
             )
             .await;

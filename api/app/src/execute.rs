@@ -5,22 +5,17 @@ use super::workflow;
 use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided, MAX_ATTEMPTS};
 use crate::Principal;
 use opsledger_domain::alert::{
-    Alert, AlertGroupCommand, AlertGroupEvent, AlertGroupKey, AlertGroupState, IngestAlert,
+    AlertFacts, AlertGroupCommand, AlertGroupEvent, AlertGroupState, IngestAlert,
 };
-use opsledger_domain::change::{
-    ChangeCommand, ChangeState, RequestChange, ScheduleChange, ServiceFact,
+use opsledger_domain::change::{ChangeCommand, ChangeFacts, ChangeState, ServiceFact};
+use opsledger_domain::freeze::{FreezeCommand, FreezeState};
+use opsledger_domain::incident::{DeclarationFacts, IncidentCommand, IncidentState, ServiceFacts};
+use opsledger_domain::review::{
+    IncidentFacts, ReviewCommand, ReviewFacts, ReviewState, TimelineEntry,
 };
-use opsledger_domain::freeze::{CancelFreeze, CreateFreeze, FreezeCommand, FreezeState};
-use opsledger_domain::incident::{
-    DeclareIncident, ImpactedService, IncidentCommand, IncidentState, ServiceFacts,
-};
-use opsledger_domain::review::{IncidentFacts, ReviewCommand, ReviewState, TimelineEntry};
-use opsledger_domain::service::{
-    RegisterService, RetireService, ServiceCommand, ServiceProfile, ServiceState, UpdateService,
-};
+use opsledger_domain::service::{CatalogFacts, ServiceCommand, ServiceProfile, ServiceState};
 use opsledger_domain::{
-    Actor, Aggregate, ChangeId, Context, DomainEvent, FreezeId, IncidentId, ReviewId, ServiceId,
-    Timestamp,
+    Actor, Aggregate, ChangeId, Context, DomainEvent, IncidentId, ServiceId, Timestamp,
 };
 use opsledger_storage::{decode_payload, RecordedEvent, Ulid};
 use std::time::{Duration, Instant};
@@ -34,7 +29,7 @@ pub(crate) enum Existing {
     Required(&'static str),
 }
 
-/// Dispatches `command`.
+/// Dispatches `command`: gathers the facts its intent needs and decides it.
 pub(super) async fn run(
     app: &AppService,
     who: &Principal,
@@ -49,198 +44,145 @@ pub(super) async fn run(
         key,
     };
     match command {
-        AppCommand::RegisterService { id, profile } => {
-            let id = id.unwrap_or_else(|| ServiceId::new(Ulid::new()));
-            let stream = id.stream_id();
-            decide_outcome::<ServiceState>(&call, stream, Existing::Creates, |_, _| {
-                let (name_taken, graph) = service_facts_for(app, id, &profile);
-                Ok(ServiceCommand::Register(RegisterService {
-                    id,
-                    profile: profile.clone(),
-                    name_taken,
-                    dependency_graph: graph,
-                }))
-            })
-            .await
-        }
-        AppCommand::UpdateService { id, profile } => {
-            let stream = id.stream_id();
-            decide_outcome::<ServiceState>(&call, stream, Existing::Required("service"), |_, _| {
-                let (name_taken, graph) = service_facts_for(app, id, &profile);
-                Ok(ServiceCommand::Update(UpdateService {
-                    profile: profile.clone(),
-                    name_taken,
-                    dependency_graph: graph,
-                }))
-            })
-            .await
-        }
-        AppCommand::RetireService { id, reason } => {
-            let stream = id.stream_id();
-            decide_outcome::<ServiceState>(&call, stream, Existing::Required("service"), |_, _| {
-                Ok(ServiceCommand::Retire(RetireService {
-                    reason: reason.clone(),
-                }))
-            })
-            .await
-        }
-        AppCommand::DeclareIncident { id, input } => {
-            let id = id.unwrap_or_else(|| IncidentId::new(Ulid::new()));
-            let stream = id.stream_id();
-            let mut impacts = Vec::with_capacity(input.impacts.len());
-            for impact in &input.impacts {
-                impacts.push(ImpactedService {
-                    impact: *impact,
-                    facts: incident_service_facts(app, impact.service)?,
-                });
-            }
-            decide_outcome::<IncidentState>(&call, stream, Existing::Creates, |_, ctx| {
-                let detected_at = input.detected_at.unwrap_or(ctx.now);
-                Ok(IncidentCommand::Declare(DeclareIncident {
-                    id,
-                    title: input.title.clone(),
-                    description: input.description.clone(),
-                    severity: input.severity,
-                    impacts: impacts.clone(),
-                    started_at: input.started_at.unwrap_or(detected_at),
-                    detected_at,
-                    alert_group: None,
-                }))
-            })
-            .await
-        }
-        AppCommand::Incident { id, command } => {
-            incident_command(app, who, meta, key, id, command).await
-        }
+        AppCommand::Service { id, intent } => service_command(&call, id, intent).await,
+        AppCommand::Incident { id, intent } => incident_command(&call, id, intent).await,
         AppCommand::MergeIncident { duplicate, target } => {
             merge(app, who, meta, key, duplicate, target).await
         }
-        AppCommand::IngestAlert(input) => ingest_alert(app, who, meta, key, input).await,
-        AppCommand::RequestChange { id, input } => {
-            let id = id.unwrap_or_else(|| ChangeId::new(Ulid::new()));
-            let stream = id.stream_id();
-            let mut service_facts = Vec::with_capacity(input.services.len());
-            for service in &input.services {
+        AppCommand::IngestAlert(intent) => ingest_alert(app, who, meta, key, intent).await,
+        AppCommand::Change { id, intent } => change_command(&call, id, intent).await,
+        AppCommand::Freeze { id, intent } => {
+            let existing = match &intent {
+                FreezeCommand::Create(create) => {
+                    same_id("id", create.id, id)?;
+                    Existing::Creates
+                }
+                FreezeCommand::Cancel(_) => Existing::Required("freeze"),
+            };
+            decide_outcome::<FreezeState>(&call, id.stream_id(), existing, &intent, |_, _| Ok(()))
+                .await
+        }
+        AppCommand::Review { id, intent } => {
+            let (existing, facts) = match &intent {
+                ReviewCommand::Create {
+                    id: named,
+                    incident,
+                } => {
+                    same_id("id", *named, id)?;
+                    let facts = ReviewFacts {
+                        incident: Some(incident_facts(app, *incident).await?),
+                    };
+                    (Existing::Creates, facts)
+                }
+                _ => (Existing::Required("review"), ReviewFacts::default()),
+            };
+            decide_outcome::<ReviewState>(&call, id.stream_id(), existing, &intent, |_, _| {
+                Ok(facts.clone())
+            })
+            .await
+        }
+    }
+}
+
+/// `Ok` if a creating intent names the id of the stream it is sent to.
+fn same_id<T: PartialEq + std::fmt::Display>(
+    field: &str,
+    named: T,
+    target: T,
+) -> Result<(), AppError> {
+    if named == target {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("the command creates {named} but is sent to {target}"),
+        ))
+    }
+}
+
+/// A service command, with the catalogue's facts for a register or update.
+async fn service_command(
+    call: &Call<'_>,
+    id: ServiceId,
+    intent: ServiceCommand,
+) -> Result<CommandOutcome, AppError> {
+    let app = call.app;
+    let (existing, profile) = match &intent {
+        ServiceCommand::Register(register) => {
+            same_id("id", register.id, id)?;
+            (Existing::Creates, Some(&register.profile))
+        }
+        ServiceCommand::Update(update) => (Existing::Required("service"), Some(&update.profile)),
+        ServiceCommand::Retire(_) => (Existing::Required("service"), None),
+    };
+    decide_outcome::<ServiceState>(call, id.stream_id(), existing, &intent, |_, _| {
+        Ok(profile
+            .map(|profile| catalog_facts(app, id, profile))
+            .unwrap_or_default())
+    })
+    .await
+}
+
+/// A change command, with the services' tiers and failure history for a request
+/// and the freezes and other changes for a schedule.
+async fn change_command(
+    call: &Call<'_>,
+    id: ChangeId,
+    intent: ChangeCommand,
+) -> Result<CommandOutcome, AppError> {
+    let app = call.app;
+    let stream = id.stream_id();
+    match &intent {
+        ChangeCommand::Request(request) => {
+            same_id("id", request.id, id)?;
+            let mut services = Vec::with_capacity(request.services.len());
+            for service in &request.services {
                 let tier = app
                     .projections
                     .read(|m| m.services.get(*service).map(|v| v.profile.tier))
                     .ok_or_else(|| AppError::not_found("service", service))?;
-                service_facts.push(ServiceFact { id: *service, tier });
+                services.push(ServiceFact { id: *service, tier });
             }
-            decide_outcome::<ChangeState>(&call, stream, Existing::Creates, |_, ctx| {
+            decide_outcome::<ChangeState>(call, stream, Existing::Creates, &intent, |_, ctx| {
                 let recent_failures = app
                     .projections
-                    .read(|m| m.changes.recent_failure_history(&input.services, ctx.now));
-                Ok(ChangeCommand::Request(RequestChange {
-                    id,
-                    change_type: input.change_type,
-                    category: input.category,
-                    title: input.title.clone(),
-                    description: input.description.clone(),
-                    services: input.services.clone(),
-                    window: input.window,
-                    implementation_plan: input.implementation_plan.clone(),
-                    rollback_plan: input.rollback_plan.clone(),
-                    validation_steps: input.validation_steps.clone(),
-                    service_facts: service_facts.clone(),
+                    .read(|m| m.changes.recent_failure_history(&request.services, ctx.now));
+                Ok(ChangeFacts {
+                    services: services.clone(),
                     recent_failures,
-                }))
-            })
-            .await
-        }
-        AppCommand::ScheduleChange { id, window } => {
-            let stream = id.stream_id();
-            decide_outcome::<ChangeState>(
-                &call,
-                stream,
-                Existing::Required("change"),
-                |state, _| {
-                    let services = state
-                        .request
-                        .as_ref()
-                        .map(|r| r.services.clone())
-                        .unwrap_or_default();
-                    let (active_freezes, overlapping_changes) = app.projections.read(|m| {
-                        (
-                            m.changes.active_freezes_overlapping(window),
-                            m.changes
-                                .change_windows_overlapping(window, &services, Some(id)),
-                        )
-                    });
-                    Ok(ChangeCommand::Schedule(ScheduleChange {
-                        window,
-                        active_freezes,
-                        overlapping_changes,
-                    }))
-                },
-            )
-            .await
-        }
-        AppCommand::Change { id, command } => {
-            if matches!(
-                command,
-                ChangeCommand::Request(_) | ChangeCommand::Schedule(_)
-            ) {
-                return Err(AppError::invalid(
-                    "command",
-                    "use RequestChange / ScheduleChange (they gather the facts)",
-                ));
-            }
-            let stream = id.stream_id();
-            decide_outcome::<ChangeState>(&call, stream, Existing::Required("change"), |_, _| {
-                Ok(command.clone())
-            })
-            .await
-        }
-        AppCommand::CreateFreeze {
-            id,
-            window,
-            scope,
-            reason,
-        } => {
-            let id = id.unwrap_or_else(|| FreezeId::new(Ulid::new()));
-            let stream = id.stream_id();
-            decide_outcome::<FreezeState>(&call, stream, Existing::Creates, |_, _| {
-                Ok(FreezeCommand::Create(CreateFreeze {
-                    id,
-                    window,
-                    scope: scope.clone(),
-                    reason: reason.clone(),
-                }))
-            })
-            .await
-        }
-        AppCommand::CancelFreeze { id, reason } => {
-            let stream = id.stream_id();
-            decide_outcome::<FreezeState>(&call, stream, Existing::Required("freeze"), |_, _| {
-                Ok(FreezeCommand::Cancel(CancelFreeze {
-                    reason: reason.clone(),
-                }))
-            })
-            .await
-        }
-        AppCommand::CreateReview { id, incident } => {
-            let id = id.unwrap_or_else(|| ReviewId::new(Ulid::new()));
-            let stream = id.stream_id();
-            let facts = incident_facts(app, incident).await?;
-            decide_outcome::<ReviewState>(&call, stream, Existing::Creates, |_, _| {
-                Ok(ReviewCommand::Create {
-                    id,
-                    incident: facts.clone(),
+                    ..ChangeFacts::default()
                 })
             })
             .await
         }
-        AppCommand::Review { id, command } => {
-            if matches!(command, ReviewCommand::Create { .. }) {
-                return Err(AppError::invalid(
-                    "command",
-                    "use CreateReview (it gathers the facts)",
-                ));
-            }
-            let stream = id.stream_id();
-            decide_outcome::<ReviewState>(&call, stream, Existing::Required("review"), |_, _| {
-                Ok(command.clone())
+        ChangeCommand::Schedule(schedule) => {
+            let window = schedule.window;
+            let required = Existing::Required("change");
+            decide_outcome::<ChangeState>(call, stream, required, &intent, |state, _| {
+                let services = state
+                    .request
+                    .as_ref()
+                    .map(|r| r.services.clone())
+                    .unwrap_or_default();
+                let (active_freezes, overlapping_changes) = app.projections.read(|m| {
+                    (
+                        m.changes.active_freezes_overlapping(window),
+                        m.changes
+                            .change_windows_overlapping(window, &services, Some(id)),
+                    )
+                });
+                Ok(ChangeFacts {
+                    active_freezes,
+                    overlapping_changes,
+                    ..ChangeFacts::default()
+                })
+            })
+            .await
+        }
+        _ => {
+            let required = Existing::Required("change");
+            decide_outcome::<ChangeState>(call, stream, required, &intent, |_, _| {
+                Ok(ChangeFacts::default())
             })
             .await
         }
@@ -260,7 +202,8 @@ async fn decide_outcome<A: Aggregate>(
     call: &Call<'_>,
     stream_id: String,
     existing: Existing,
-    make: impl Fn(&A, &Context) -> Result<A::Command, AppError>,
+    intent: &A::Command,
+    facts: impl Fn(&A, &Context) -> Result<A::Facts, AppError>,
 ) -> Result<CommandOutcome, AppError>
 where
     A::Command: Clone,
@@ -271,11 +214,15 @@ where
         meta,
         key,
     } = *call;
-    let decided = decide::<A>(app, who, meta, key, &stream_id, existing, None, make).await?;
+    let decided = decide::<A>(
+        app, who, meta, key, &stream_id, existing, None, intent, facts,
+    )
+    .await?;
     Ok(outcome_of(app, stream_id, &decided))
 }
 
-/// Loads, decides and appends on one stream, re-deciding after a lost race
+/// Loads, decides `intent` with the `facts` gathered for the loaded state and
+/// appends on one stream, re-deciding (facts gathered anew) after a lost race
 /// (unless the client named the version it expects); decided at `at`, or the
 /// clock's now.
 // The arguments are the decision's inputs; a struct would only rename them.
@@ -288,7 +235,8 @@ pub(crate) async fn decide<A: Aggregate>(
     stream_id: &str,
     existing: Existing,
     at: Option<Timestamp>,
-    make: impl Fn(&A, &Context) -> Result<A::Command, AppError>,
+    intent: &A::Command,
+    facts: impl Fn(&A, &Context) -> Result<A::Facts, AppError>,
 ) -> Result<Decided<A>, AppError>
 where
     A::Command: Clone,
@@ -313,8 +261,8 @@ where
             }
         }
         let ctx = who.context(at.unwrap_or_else(|| app.clock.now()));
-        let command = make(&loaded.state, &ctx)?;
-        let events = loaded.state.decide(command.clone(), &ctx)?;
+        let facts = facts(&loaded.state, &ctx)?;
+        let events = loaded.state.decide(intent.clone(), facts, &ctx)?;
         if events.is_empty() {
             return Ok(Decided {
                 events,
@@ -387,17 +335,13 @@ fn outcome_of<A: Aggregate>(
 }
 
 /// Name-uniqueness and dependency facts for registering or updating `id`.
-fn service_facts_for(
-    app: &AppService,
-    id: ServiceId,
-    profile: &ServiceProfile,
-) -> (bool, opsledger_domain::service::DependencyGraph) {
-    app.projections.read(|m| {
-        let name_taken = m
+fn catalog_facts(app: &AppService, id: ServiceId, profile: &ServiceProfile) -> CatalogFacts {
+    app.projections.read(|m| CatalogFacts {
+        name_taken: m
             .services
             .by_name(&profile.name)
-            .is_some_and(|other| other.id != id);
-        (name_taken, m.services.dependency_graph_without(Some(id)))
+            .is_some_and(|other| other.id != id),
+        dependency_graph: m.services.dependency_graph_without(Some(id)),
     })
 }
 
@@ -443,38 +387,53 @@ async fn incident_facts(app: &AppService, id: IncidentId) -> Result<IncidentFact
     })
 }
 
-/// Any incident command but Declare / merge; an ending waits for the release of
-/// the incident's alert groups (the release policy).
+/// An incident command but a merge: a declaration with its services' facts; any
+/// other command's ending waits for the release of the incident's alert groups
+/// (the release policy).
 async fn incident_command(
-    app: &AppService,
-    who: &Principal,
-    meta: &CommandMeta,
-    key: &str,
+    call: &Call<'_>,
     id: IncidentId,
-    command: IncidentCommand,
+    intent: IncidentCommand,
 ) -> Result<CommandOutcome, AppError> {
-    if matches!(
-        command,
-        IncidentCommand::Declare(_)
-            | IncidentCommand::MergeInto { .. }
-            | IncidentCommand::AbsorbDuplicate { .. }
-            | IncidentCommand::UndoDuplicateMerge { .. }
-    ) {
-        return Err(AppError::invalid(
-            "command",
-            "use DeclareIncident / MergeIncident (they gather the facts)",
-        ));
+    let app = call.app;
+    match &intent {
+        IncidentCommand::Declare(declare) => {
+            same_id("id", declare.id, id)?;
+            let mut facts = DeclarationFacts::default();
+            for impact in &declare.impacts {
+                let service = incident_service_facts(app, impact.service)?;
+                facts.services.insert(impact.service, service);
+            }
+            return decide_outcome::<IncidentState>(
+                call,
+                id.stream_id(),
+                Existing::Creates,
+                &intent,
+                |_, _| Ok(facts.clone()),
+            )
+            .await;
+        }
+        IncidentCommand::MergeInto { .. }
+        | IncidentCommand::AbsorbDuplicate { .. }
+        | IncidentCommand::UndoDuplicateMerge { .. } => {
+            return Err(AppError::invalid(
+                "command",
+                "use MergeIncident (it decides both sides of the merge)",
+            ))
+        }
+        _ => {}
     }
     let stream = id.stream_id();
     let decided = decide::<IncidentState>(
         app,
-        who,
-        meta,
-        key,
+        call.who,
+        call.meta,
+        call.key,
         &stream,
         Existing::Required("incident"),
         None,
-        |_, _| Ok(command.clone()),
+        &intent,
+        |_, _| Ok(DeclarationFacts::default()),
     )
     .await?;
     let mut outcome = outcome_of(app, stream, &decided);
@@ -536,7 +495,8 @@ async fn merge(
         &stream,
         Existing::Required("incident"),
         None,
-        |_, _| Ok(IncidentCommand::AbsorbDuplicate { duplicate }),
+        &IncidentCommand::AbsorbDuplicate { duplicate },
+        |_, _| Ok(DeclarationFacts::default()),
     )
     .await?;
     let mut outcome = outcome_of(app, stream, &decided);
@@ -589,10 +549,8 @@ async fn merge_refusal(
     match dup {
         Ok(dup) => {
             let ctx = who.context(app.clock.now());
-            match dup
-                .state
-                .decide(IncidentCommand::MergeInto { target }, &ctx)
-            {
+            let merge = IncidentCommand::MergeInto { target };
+            match dup.state.decide(merge, DeclarationFacts::default(), &ctx) {
                 Err(rule) => AppError::Domain(rule),
                 Ok(_) => AppError::Conflict {
                     stream_id: duplicate.stream_id(),
@@ -612,13 +570,17 @@ async fn ingest_alert(
     who: &Principal,
     meta: &CommandMeta,
     key: &str,
-    input: super::AlertInput,
+    intent: IngestAlert,
 ) -> Result<CommandOutcome, AppError> {
-    let service_facts = incident_service_facts(app, input.service)?;
-    let group = AlertGroupKey::new(input.service, input.dedup_key.clone())
+    let facts = AlertFacts {
+        service: Some(incident_service_facts(app, intent.group.service)?),
+    };
+    intent
+        .group
+        .validate()
         .map_err(|e| AppError::Domain(e.into()))?;
-    let stream = group.stream_id();
-    let new_incident_id = IncidentId::new(Ulid::new());
+    let stream = intent.group.stream_id();
+    let command = AlertGroupCommand::Ingest(intent);
     let decided = decide::<AlertGroupState>(
         app,
         who,
@@ -627,23 +589,8 @@ async fn ingest_alert(
         &stream,
         Existing::Creates,
         None,
-        |_, ctx| {
-            Ok(AlertGroupCommand::Ingest(IngestAlert {
-                alert: Alert {
-                    group: group.clone(),
-                    source: input.source.clone(),
-                    summary: input.summary.clone(),
-                    severity_hint: input.severity_hint,
-                    labels: input.labels.clone(),
-                    started_at: input.started_at,
-                    received_at: ctx.now,
-                },
-                firing: input.firing,
-                impact: input.impact,
-                new_incident_id,
-                service_facts: service_facts.clone(),
-            }))
-        },
+        &command,
+        |_, _| Ok(facts.clone()),
     )
     .await?;
     let mut outcome = outcome_of(app, stream, &decided);

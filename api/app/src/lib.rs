@@ -1,6 +1,6 @@
-//! The application service: loads an aggregate from its stream, gathers the
-//! cross-aggregate facts from the read models, decides with the injected clock
-//! and the authenticated principal, appends with optimistic concurrency and the
+//! The application service: checks the principal's role ([`guard`]), loads an
+//! aggregate from its stream, gathers the cross-aggregate facts from the read
+//! models, decides with the injected clock and the authenticated actor, appends with optimistic concurrency and the
 //! idempotency key, and waits until the read models reach the append
 //! (read-your-writes). Callable in-process without HTTP (fixtures, tests).
 //!
@@ -20,6 +20,7 @@ pub mod data_dir;
 pub mod error;
 pub mod escalation;
 mod execute;
+pub mod guard;
 pub mod loaded;
 pub mod principal;
 pub mod request;
@@ -28,8 +29,9 @@ pub mod workflow;
 
 pub use cache::{AggregateCache, CacheBounds, CacheStats};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use command::{AlertInput, AppCommand, ChangeRequestInput, CommandMeta, DeclareInput};
+pub use command::{AppCommand, CommandMeta};
 pub use error::AppError;
+pub use guard::{authorize, required_role, Operation};
 pub use request::RequestFingerprint;
 
 use opsledger_domain::{Aggregate, IncidentId};
@@ -179,13 +181,15 @@ impl AppService {
         &self.clock
     }
 
-    /// Executes `command` on behalf of `who`; returns once the read models include it.
+    /// Executes `command` on behalf of `who` (refused first unless `who` holds the role
+    /// it needs: [`guard::required_role`]); returns once the read models include it.
     pub async fn execute(
         &self,
         who: &Principal,
         meta: CommandMeta,
         command: AppCommand,
     ) -> Result<CommandOutcome, AppError> {
+        authorize(who, Operation::Command(&command))?;
         let key = meta
             .idempotency_key
             .clone()

@@ -1,5 +1,5 @@
-//! Who acts: the authenticated actor and its roles, and the domain context of
-//! a command decided on its behalf. The server authenticates (`opsledger_server::auth`);
+//! Who acts: the authenticated actor and its roles (checked by [`crate::guard`]),
+//! and the domain context of a command decided on its behalf. The server authenticates (`opsledger_server::auth`);
 //! the application core only needs this.
 
 use opsledger_domain::{Actor, Context, Role, Timestamp};
@@ -33,7 +33,6 @@ impl Principal {
         Context {
             now,
             actor: self.actor.clone(),
-            roles: self.roles.clone(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Bearer-token authentication: the token table (from a TOML file or the
 //! `OPSLEDGER_TOKENS` variable), the authenticated [`Principal`] and the
-//! guards resolvers call ([`require_principal`], [`require_role`]).
+//! guards resolvers call ([`require_principal`], [`authorize`], which asks the app's one guard).
 //!
 //! The principal travels in the GraphQL request data as `Option<Principal>`
 //! (`None` = anonymous, which public operations such as the status page accept).
@@ -251,18 +251,15 @@ pub fn require_principal<'a>(ctx: &GqlContext<'a>) -> Result<&'a Principal, ApiE
     principal(ctx).ok_or(ApiError::Unauthenticated)
 }
 
-/// The authenticated principal if it holds `role` (admins hold all), else
-/// [`ApiError::Unauthenticated`] / [`ApiError::Forbidden`].
-pub fn require_role<'a>(ctx: &GqlContext<'a>, role: Role) -> Result<&'a Principal, ApiError> {
+/// The authenticated principal if the one guard ([`crate::app::authorize`]) lets it do
+/// `operation`, else [`ApiError::Unauthenticated`] / [`ApiError::Forbidden`].
+pub fn authorize<'a>(
+    ctx: &GqlContext<'a>,
+    operation: crate::app::Operation<'_>,
+) -> Result<&'a Principal, ApiError> {
     let principal = require_principal(ctx)?;
-    if principal.has_role(role) {
-        Ok(principal)
-    } else {
-        Err(ApiError::Forbidden {
-            actor: principal.actor.0.clone(),
-            role,
-        })
-    }
+    crate::app::authorize(principal, operation)?;
+    Ok(principal)
 }
 
 #[cfg(test)]

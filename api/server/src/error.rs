@@ -164,9 +164,6 @@ impl ApiError {
             ApiError::Validation { .. } => ErrorCode::Validation,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
             ApiError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
-            ApiError::RuleViolation(opsledger_domain::DomainError::MissingRole(_)) => {
-                ErrorCode::Forbidden
-            }
             ApiError::RuleViolation(opsledger_domain::DomainError::Invalid { .. }) => {
                 ErrorCode::Validation
             }
@@ -262,6 +259,7 @@ impl From<crate::app::AppError> for ApiError {
     fn from(err: crate::app::AppError) -> Self {
         use crate::app::AppError as E;
         match err {
+            E::Forbidden { actor, role } => ApiError::Forbidden { actor, role },
             E::Domain(rule) => ApiError::RuleViolation(rule),
             E::NotFound { what, id } => ApiError::NotFound { what, id },
             E::Invalid { field, reason } => ApiError::Validation { field, reason },
@@ -324,12 +322,6 @@ mod tests {
             ApiError::internal(std::io::Error::other("disk on fire")).into();
         assert_eq!(err.message, "internal error");
         assert_eq!(code_of(&err).as_deref(), Some("INTERNAL"));
-    }
-
-    #[test]
-    fn missing_role_from_the_domain_is_forbidden() {
-        let err = ApiError::from(opsledger_domain::DomainError::MissingRole(Role::Approver));
-        assert_eq!(err.code(), ErrorCode::Forbidden);
     }
 
     #[test]
@@ -397,7 +389,7 @@ mod app_error_codes {
     }
 
     #[test]
-    fn domain_errors_map_to_rule_violation_validation_or_forbidden() {
+    fn domain_errors_map_to_rule_violation_or_validation() {
         let rule = opsledger_domain::incident::IncidentError::NotResolved;
         assert_eq!(
             code(AppError::Domain(rule.into())),
@@ -408,8 +400,16 @@ mod app_error_codes {
             reason: "must not be empty",
         };
         assert_eq!(code(AppError::Domain(invalid)), ErrorCode::Validation);
-        let role = DomainError::MissingRole(Role::Approver);
-        assert_eq!(code(AppError::Domain(role)), ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn a_missing_role_is_forbidden_with_the_actor_and_role_named() {
+        let err = ApiError::from(AppError::Forbidden {
+            actor: "vic".into(),
+            role: Role::Approver,
+        });
+        assert_eq!(err.code(), ErrorCode::Forbidden);
+        assert_eq!(err.message(), "actor `vic` lacks the role `approver`");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! ## Layout
 //! - [`error`]: [`ApiError`] and its stable `extensions.code`s (the one
 //!   `AppError` → wire table).
-//! - [`auth`]: tokens, [`auth::require_role`].
+//! - [`auth`]: tokens, [`auth::authorize`] (through the app's one guard, `opsledger_app::guard`).
 //! - [`limits`]: every protective limit and the page-size clamp.
 //! - [`graphql`]: the schema, one module per noun.
 //! - [`server`]: the router, layers, health/readiness/metrics, the webhook, the

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use opsledger_domain::alert::AlertGroupCommand;
 use opsledger_domain::time::MS_PER_DAY;
-use opsledger_fixtures::{generate, FixtureCommand, FixtureConfig};
+use opsledger_fixtures::{generate, FixtureConfig};
 use opsledger_projections::{ProjectionHandle, ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::{SledEventStore, StoreConfig};
 
-use super::fixture_commands::{to_app_command, IncidentIds};
+use super::fixture_commands::to_app_command;
 use super::progress;
 use crate::app::workflow::WorkflowRunner;
 use crate::app::{AppError, AppService, CommandMeta, ManualClock};
@@ -132,17 +131,12 @@ async fn load_steps(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<DemoReport, AppError> {
     let store = app.store().clone();
-    let mut ids = IncidentIds::default();
     let mut report = DemoReport::default();
     let first = store.head_position().map_or(0, |h| h + 1);
     let days = u64::from(cfg.days);
     for step in generate(cfg) {
         report.steps += 1;
-        let planned = match &step.command {
-            FixtureCommand::AlertGroup(_, AlertGroupCommand::Ingest(i)) => Some(i.new_incident_id),
-            _ => None,
-        };
-        let Some(command) = to_app_command(step.command, &ids) else {
+        let Some(command) = to_app_command(step.command) else {
             report.skipped += 1;
             continue;
         };
@@ -150,12 +144,7 @@ async fn load_steps(
         let who = Principal::new(step.actor, step.roles);
         let meta = CommandMeta::keyed(format!("fixture-{}-{}", cfg.seed, report.steps));
         match app.execute(&who, meta, command).await {
-            Ok(outcome) => {
-                report.accepted += 1;
-                if let (Some(planned), Some(real)) = (planned, outcome.incident) {
-                    ids.learn(planned, real);
-                }
-            }
+            Ok(_) => report.accepted += 1,
             Err(err) if is_refusal(&err) => {
                 *report.rejected.entry(refusal_kind(&err)).or_default() += 1;
             }

@@ -1,4 +1,4 @@
-//! Commands of the change aggregate and the cross-aggregate facts they carry.
+//! Commands of the change aggregate and the cross-aggregate facts passed with them.
 
 use super::risk::FailureHistory;
 use super::{ChangeCategory, ChangeType, ValidationResult};
@@ -14,12 +14,12 @@ pub enum ChangeCommand {
     Request(RequestChange),
     /// Submits the draft for approval (standard changes are approved at once).
     Submit,
-    /// Grants one approval (role approver; never the requester).
+    /// Grants one approval (never by the requester).
     Approve {
         /// Optional remark.
         comment: String,
     },
-    /// Rejects the change (role approver; never the requester).
+    /// Rejects the change (never by the requester).
     Reject {
         /// Why.
         reason: String,
@@ -87,10 +87,6 @@ pub struct RequestChange {
     pub rollback_plan: String,
     /// How success is checked.
     pub validation_steps: Vec<String>,
-    /// The tier of every service in `services`.
-    pub service_facts: Vec<ServiceFact>,
-    /// Recent outcomes of changes on those services.
-    pub recent_failures: FailureHistory,
 }
 
 /// Another change's window, a candidate for a conflict.
@@ -104,11 +100,22 @@ pub struct ChangeWindowFact {
     pub window: TimeWindow,
 }
 
-/// Schedules a change; the caller passes the freezes and other changes it knows of.
+/// Schedules a change (the freezes and other changes come in [`ChangeFacts`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScheduleChange {
     /// The window `[start, end)`.
     pub window: TimeWindow,
+}
+
+/// What the caller read for a change command: a request needs `services` and
+/// `recent_failures`, a schedule `active_freezes` and `overlapping_changes`;
+/// the other commands take the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeFacts {
+    /// The tier of every service the request names.
+    pub services: Vec<ServiceFact>,
+    /// Recent outcomes of changes on those services.
+    pub recent_failures: FailureHistory,
     /// Non-cancelled freezes (the domain keeps those overlapping and covering the services).
     pub active_freezes: Vec<FreezeFact>,
     /// Other scheduled changes (the domain keeps those overlapping on a shared service).

@@ -1,6 +1,6 @@
 //! The decisions of the change aggregate, one function per command.
 
-use super::command::{ChangeWindowFact, RequestChange, ScheduleChange, ServiceFact};
+use super::command::{ChangeFacts, ChangeWindowFact, RequestChange, ScheduleChange, ServiceFact};
 use super::event::*;
 use super::risk::{assess, required_approvals};
 use super::{ChangeError, ChangeState, ChangeStatus, ChangeType, ValidationResult};
@@ -15,6 +15,7 @@ impl ChangeState {
     pub(super) fn request(
         &self,
         cmd: RequestChange,
+        facts: &ChangeFacts,
         ctx: &Context,
     ) -> Result<Vec<ChangeEvent>, DomainError> {
         if self.request.is_some() {
@@ -26,8 +27,8 @@ impl ChangeState {
         if !cmd.window.is_valid() {
             return Err(ChangeError::WindowEndsBeforeStart.into());
         }
-        let tiers = service_tiers(&cmd.services, &cmd.service_facts)?;
-        let risk = assess(cmd.change_type, &tiers, cmd.recent_failures);
+        let tiers = service_tiers(&cmd.services, &facts.services)?;
+        let risk = assess(cmd.change_type, &tiers, facts.recent_failures);
         Ok(vec![ChangeEvent::Requested(ChangeRequested {
             id: cmd.id,
             change_type: cmd.change_type,
@@ -146,6 +147,7 @@ impl ChangeState {
         &self,
         request: &ChangeRequested,
         cmd: ScheduleChange,
+        facts: &ChangeFacts,
         ctx: &Context,
     ) -> Decision {
         let emergency = request.change_type == ChangeType::Emergency;
@@ -159,7 +161,7 @@ impl ChangeState {
         if !cmd.window.is_valid() {
             return Err(ChangeError::WindowEndsBeforeStart);
         }
-        let freezes: Vec<_> = cmd
+        let freezes: Vec<_> = facts
             .active_freezes
             .iter()
             .filter(|f| f.blocks(&cmd.window, &request.services))
@@ -172,7 +174,7 @@ impl ChangeState {
             by: ctx.actor.clone(),
             at: ctx.now,
             window: cmd.window,
-            conflicts: conflicts(request, &cmd.window, &cmd.overlapping_changes),
+            conflicts: conflicts(request, &cmd.window, &facts.overlapping_changes),
             freezes_overridden: freezes,
         })])
     }

@@ -11,7 +11,7 @@ fn freeze_id() -> FreezeId {
 }
 
 fn manager() -> Context {
-    ctx(100, "cm", &[Role::ChangeManager])
+    ctx(100, "cm")
 }
 
 fn window(start: i64, end: i64) -> TimeWindow {
@@ -47,7 +47,7 @@ fn cancel_cmd() -> FreezeCommand {
 #[test]
 fn create_freeze_records_window_scope_and_reason() {
     assert_eq!(
-        when::<FreezeState>(&[], create_cmd(FreezeScope::Global), &manager()),
+        when::<FreezeState>(&[], create_cmd(FreezeScope::Global), (), &manager()),
         Ok(vec![created()])
     );
 }
@@ -61,7 +61,7 @@ fn freeze_window_must_end_after_it_starts() {
         reason: "x".into(),
     });
     assert_eq!(
-        when::<FreezeState>(&[], cmd, &manager()),
+        when::<FreezeState>(&[], cmd, (), &manager()),
         Err(FreezeError::WindowEndsBeforeStart.into())
     );
 }
@@ -69,7 +69,12 @@ fn freeze_window_must_end_after_it_starts() {
 #[test]
 fn per_service_freeze_needs_a_service() {
     assert_eq!(
-        when::<FreezeState>(&[], create_cmd(FreezeScope::Services(vec![])), &manager()),
+        when::<FreezeState>(
+            &[],
+            create_cmd(FreezeScope::Services(vec![])),
+            (),
+            &manager()
+        ),
         Err(FreezeError::NoServices.into())
     );
 }
@@ -83,7 +88,7 @@ fn freeze_needs_a_reason() {
         reason: "  ".into(),
     });
     assert_eq!(
-        when::<FreezeState>(&[], cmd, &manager()),
+        when::<FreezeState>(&[], cmd, (), &manager()),
         Err(DomainError::Invalid {
             field: "reason",
             reason: "must not be empty"
@@ -94,27 +99,20 @@ fn freeze_needs_a_reason() {
 #[test]
 fn freeze_cannot_be_created_twice() {
     assert_eq!(
-        when::<FreezeState>(&[created()], create_cmd(FreezeScope::Global), &manager()),
-        Err(FreezeError::AlreadyCreated.into())
-    );
-}
-
-#[test]
-fn freeze_needs_the_change_manager_role() {
-    assert_eq!(
         when::<FreezeState>(
-            &[],
+            &[created()],
             create_cmd(FreezeScope::Global),
-            &ctx(1, "r", &[Role::Responder])
+            (),
+            &manager()
         ),
-        Err(DomainError::MissingRole(Role::ChangeManager))
+        Err(FreezeError::AlreadyCreated.into())
     );
 }
 
 #[test]
 fn cancel_freeze_records_who_and_why() {
     assert_eq!(
-        when::<FreezeState>(&[created()], cancel_cmd(), &manager()),
+        when::<FreezeState>(&[created()], cancel_cmd(), (), &manager()),
         Ok(vec![FreezeEvent::Cancelled(FreezeCancelled {
             by: Actor("cm".into()),
             at: Timestamp(100),
@@ -131,7 +129,7 @@ fn cancel_twice_is_an_error() {
         reason: "x".into(),
     });
     assert_eq!(
-        when::<FreezeState>(&[created(), cancelled], cancel_cmd(), &manager()),
+        when::<FreezeState>(&[created(), cancelled], cancel_cmd(), (), &manager()),
         Err(FreezeError::AlreadyCancelled.into())
     );
 }
@@ -139,7 +137,7 @@ fn cancel_twice_is_an_error() {
 #[test]
 fn cancel_unknown_freeze_is_not_found() {
     assert_eq!(
-        when::<FreezeState>(&[], cancel_cmd(), &manager()),
+        when::<FreezeState>(&[], cancel_cmd(), (), &manager()),
         Err(FreezeError::NotFound.into())
     );
 }
@@ -199,15 +197,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
     #[test]
     fn replaying_freeze_events_rebuilds_the_same_state(
-        cmds in prop::collection::vec((arb_command(), any::<bool>()), 0..8)
+        cmds in prop::collection::vec(arb_command(), 0..8)
     ) {
         let steps = cmds
             .into_iter()
             .enumerate()
-            .map(|(i, (c, allowed))| {
-                let roles = if allowed { vec![Role::ChangeManager] } else { vec![Role::Viewer] };
-                (c, ctx(i as i64, "cm", &roles))
-            })
+            .map(|(i, c)| (c, (), ctx(i as i64, "cm")))
             .collect();
         prop_assert_eq!(check_replay::<FreezeState>(steps, |s| s.version), Ok(()));
     }

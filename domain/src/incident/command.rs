@@ -1,8 +1,9 @@
-//! Commands of the incident aggregate (imperative; facts from other streams inside).
+//! Commands of the incident aggregate (imperative; the facts from other streams
+//! come separately, as [`super::DeclarationFacts`]).
 //! Free-text fields are bounded types of [`crate::text`], so a command cannot
 //! carry an over-long note, status update, summary or reason.
 
-use super::model::{ImpactLevel, ImpactedService, Severity, Stage, Visibility};
+use super::model::{ImpactLevel, ServiceImpact, Severity, Stage, Visibility};
 use crate::alert::AlertGroupKey;
 use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId, ServiceId};
@@ -21,17 +22,18 @@ pub struct DeclareIncident {
     /// Severity; when absent it is derived (see [`Severity::derive`]).
     pub severity: Option<Severity>,
     /// Impacted services; the first one is the primary service whose
-    /// escalation policy pages responders.
-    pub impacts: Vec<ImpactedService>,
-    /// When the impact started (may be before detection).
-    pub started_at: Timestamp,
-    /// When the impact was detected.
-    pub detected_at: Timestamp,
+    /// escalation policy pages responders (each needs its facts in the
+    /// [`super::DeclarationFacts`]).
+    pub impacts: Vec<ServiceImpact>,
+    /// When the impact started (may be before detection; default: detection).
+    pub started_at: Option<Timestamp>,
+    /// When the impact was detected (default: the decision's time).
+    pub detected_at: Option<Timestamp>,
     /// The alert group that opened it, if any.
     pub alert_group: Option<AlertGroupKey>,
 }
 
-/// Commands of the incident aggregate. All need the `Responder` role.
+/// Commands of the incident aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IncidentCommand {
     /// See [`DeclareIncident`].

@@ -2,7 +2,10 @@
 
 use super::command::{DeclareIncident, IncidentCommand};
 use super::event::*;
-use super::model::{ImpactLevel, ImpactedService, IncidentStatus, Severity, Stage, Visibility};
+use super::model::{
+    DeclarationFacts, ImpactLevel, IncidentStatus, ServiceFacts, ServiceImpact, Severity, Stage,
+    Visibility,
+};
 use super::state::IncidentState;
 use super::IncidentError;
 use crate::alert::AlertGroupKey;
@@ -19,10 +22,15 @@ pub const MAX_UNDO_REASON_CHARS: usize = 500;
 type Decision = Result<Vec<IncidentEvent>, IncidentError>;
 
 impl IncidentState {
-    /// Decides a command that the actor is allowed to issue.
-    pub(super) fn decide_command(&self, command: IncidentCommand, ctx: &Context) -> Decision {
+    /// Decides a command (only a declaration reads `facts`).
+    pub(super) fn decide_command(
+        &self,
+        command: IncidentCommand,
+        facts: DeclarationFacts,
+        ctx: &Context,
+    ) -> Decision {
         if let IncidentCommand::Declare(cmd) = command {
-            return self.declare(cmd, ctx);
+            return self.declare(cmd, &facts, ctx);
         }
         if let IncidentCommand::UndoDuplicateMerge { duplicate, reason } = command {
             return self.undo_duplicate_merge(duplicate, reason, ctx);
@@ -91,24 +99,27 @@ impl IncidentState {
         }
     }
 
-    fn declare(&self, cmd: DeclareIncident, ctx: &Context) -> Decision {
+    fn declare(&self, cmd: DeclareIncident, facts: &DeclarationFacts, ctx: &Context) -> Decision {
         if self.is_declared() {
             return Err(IncidentError::AlreadyDeclared);
         }
-        validate_declaration(&cmd)?;
-        if cmd.detected_at.is_beyond_skew(ctx.now) {
+        let detected_at = cmd.detected_at.unwrap_or(ctx.now);
+        let started_at = cmd.started_at.unwrap_or(detected_at);
+        if started_at > detected_at {
+            return Err(IncidentError::StartedAfterDetected);
+        }
+        let impacted = validate_declaration(&cmd, facts)?;
+        if detected_at.is_beyond_skew(ctx.now) {
             return Err(IncidentError::DetectedInFuture);
         }
         // Within the tolerated clock skew a future instant is recorded as now,
         // so no duration measured from it (MTTA, MTTR) can come out negative.
-        let detected_at = cmd.detected_at.min(ctx.now);
-        let started_at = cmd.started_at.min(detected_at);
-        let derived =
-            Severity::derive_worst(cmd.impacts.iter().map(|i| (i.facts.tier, i.impact.level)));
-        let escalation_policy = cmd
-            .impacts
+        let detected_at = detected_at.min(ctx.now);
+        let started_at = started_at.min(detected_at);
+        let derived = Severity::derive_worst(impacted.iter().map(|(i, f)| (f.tier, i.level)));
+        let escalation_policy = impacted
             .first()
-            .map(|i| i.facts.escalation_policy.clone())
+            .map(|(_, f)| f.escalation_policy.clone())
             .unwrap_or_default();
         Ok(vec![IncidentEvent::Declared(IncidentDeclared {
             id: cmd.id,
@@ -116,7 +127,7 @@ impl IncidentState {
             description: cmd.description,
             severity: cmd.severity.unwrap_or(derived),
             severity_derived: cmd.severity.is_none(),
-            impacts: cmd.impacts.iter().map(|i| i.impact).collect(),
+            impacts: cmd.impacts,
             started_at,
             detected_at,
             alert_group: cmd.alert_group,
@@ -412,34 +423,42 @@ fn require_actor_name(actor: &Actor) -> Result<(), IncidentError> {
     }
 }
 
-fn validate_declaration(cmd: &DeclareIncident) -> Result<(), IncidentError> {
+/// The declaration's impacts, each with its service's facts.
+type Impacted<'a> = Vec<(ServiceImpact, &'a ServiceFacts)>;
+
+fn validate_declaration<'a>(
+    cmd: &DeclareIncident,
+    facts: &'a DeclarationFacts,
+) -> Result<Impacted<'a>, IncidentError> {
     if cmd.title.trim().is_empty() {
         return Err(IncidentError::EmptyTitle);
     }
     if cmd.title.chars().count() > MAX_TITLE_CHARS {
         return Err(IncidentError::TitleTooLong);
     }
-    if cmd.started_at > cmd.detected_at {
-        return Err(IncidentError::StartedAfterDetected);
-    }
-    validate_impacts(&cmd.impacts)
+    validate_impacts(&cmd.impacts, facts)
 }
 
-fn validate_impacts(impacts: &[ImpactedService]) -> Result<(), IncidentError> {
+fn validate_impacts<'a>(
+    impacts: &[ServiceImpact],
+    facts: &'a DeclarationFacts,
+) -> Result<Impacted<'a>, IncidentError> {
     if impacts.is_empty() {
         return Err(IncidentError::NoImpactedServices);
     }
-    for (n, impacted) in impacts.iter().enumerate() {
-        let service = impacted.impact.service;
-        if impacts[..n]
-            .iter()
-            .any(|other| other.impact.service == service)
-        {
+    let mut impacted = Vec::with_capacity(impacts.len());
+    for (n, impact) in impacts.iter().enumerate() {
+        let service = impact.service;
+        if impacts[..n].iter().any(|other| other.service == service) {
             return Err(IncidentError::DuplicateImpactedService { service });
         }
-        if impacted.facts.retired {
+        let known = facts
+            .service(service)
+            .ok_or(IncidentError::UnknownService { service })?;
+        if known.retired {
             return Err(IncidentError::ServiceRetired { service });
         }
+        impacted.push((*impact, known));
     }
-    Ok(())
+    Ok(impacted)
 }

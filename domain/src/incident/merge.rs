@@ -17,11 +17,17 @@ pub fn check_merge(
     duplicate_id: IncidentId,
     ctx: &Context,
 ) -> Result<(), DomainError> {
-    duplicate.decide(IncidentCommand::MergeInto { target: target_id }, ctx)?;
+    let none = super::DeclarationFacts::default;
+    duplicate.decide(
+        IncidentCommand::MergeInto { target: target_id },
+        none(),
+        ctx,
+    )?;
     target.decide(
         IncidentCommand::AbsorbDuplicate {
             duplicate: duplicate_id,
         },
+        none(),
         ctx,
     )?;
     Ok(())

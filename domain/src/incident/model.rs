@@ -4,6 +4,7 @@
 use crate::ids::ServiceId;
 use crate::service::{EscalationPolicy, Tier};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How bad an incident is; `Sev1` is the worst (orders first).
 #[derive(
@@ -146,11 +147,24 @@ pub struct ServiceFacts {
     pub escalation_policy: EscalationPolicy,
 }
 
-/// An impacted service in a declaration, with the facts about it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ImpactedService {
-    /// The service and its impact level.
-    pub impact: ServiceImpact,
-    /// Facts read from the service's stream.
-    pub facts: ServiceFacts,
+/// What the caller read for an incident command: the facts about every
+/// service a declaration names (the other commands take the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeclarationFacts {
+    /// The facts of each impacted service, by service.
+    pub services: BTreeMap<ServiceId, ServiceFacts>,
+}
+
+impl DeclarationFacts {
+    /// The facts of one service.
+    pub fn of(service: ServiceId, facts: ServiceFacts) -> Self {
+        DeclarationFacts {
+            services: BTreeMap::from([(service, facts)]),
+        }
+    }
+
+    /// The facts of `service`, if the caller passed them.
+    pub fn service(&self, service: ServiceId) -> Option<&ServiceFacts> {
+        self.services.get(&service)
+    }
 }

@@ -22,7 +22,7 @@ fn sid(n: u128) -> ServiceId {
 }
 
 fn ctx_at(ms: i64) -> Context {
-    Context::new(Timestamp(ms), "alice", vec![Role::Responder])
+    Context::new(Timestamp(ms), "alice")
 }
 
 fn ctx() -> Context {
@@ -47,29 +47,45 @@ fn policy() -> EscalationPolicy {
     }
 }
 
-fn impacted(service: u128, tier: Tier, level: ImpactLevel) -> ImpactedService {
-    ImpactedService {
-        impact: ServiceImpact {
-            service: sid(service),
-            level,
-        },
-        facts: ServiceFacts {
-            tier,
-            retired: false,
-            escalation_policy: policy(),
-        },
+fn impacted(service: u128, level: ImpactLevel) -> ServiceImpact {
+    ServiceImpact {
+        service: sid(service),
+        level,
     }
 }
 
-fn declare_cmd(severity: Option<Severity>, impacts: Vec<ImpactedService>) -> DeclareIncident {
+fn service_facts(tier: Tier) -> ServiceFacts {
+    ServiceFacts {
+        tier,
+        retired: false,
+        escalation_policy: policy(),
+    }
+}
+
+/// The facts of services `n` with their tiers.
+fn facts_of(tiers: &[(u128, Tier)]) -> DeclarationFacts {
+    DeclarationFacts {
+        services: tiers
+            .iter()
+            .map(|(n, tier)| (sid(*n), service_facts(*tier)))
+            .collect(),
+    }
+}
+
+/// What the tests' caller knows: services 1 to 3, all tier 1.
+fn facts() -> DeclarationFacts {
+    facts_of(&[(1, Tier::ONE), (2, Tier::ONE), (3, Tier::ONE)])
+}
+
+fn declare_cmd(severity: Option<Severity>, impacts: Vec<ServiceImpact>) -> DeclareIncident {
     DeclareIncident {
         id: iid(1),
         title: "Checkout down".into(),
         description: "5xx on /pay".into(),
         severity,
         impacts,
-        started_at: Timestamp(T0 - 60_000),
-        detected_at: Timestamp(T0 - 10_000),
+        started_at: Some(Timestamp(T0 - 60_000)),
+        detected_at: Some(Timestamp(T0 - 10_000)),
         alert_group: None,
     }
 }
@@ -77,7 +93,7 @@ fn declare_cmd(severity: Option<Severity>, impacts: Vec<ImpactedService>) -> Dec
 fn declare() -> IncidentCommand {
     IncidentCommand::Declare(declare_cmd(
         None,
-        vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)],
+        vec![impacted(1, ImpactLevel::MajorOutage)],
     ))
 }
 
@@ -93,7 +109,7 @@ fn history(commands: Vec<IncidentCommand>) -> Vec<IncidentEvent> {
     let mut events = Vec::new();
     for command in commands {
         let decided = given(&events)
-            .decide(command, &ctx())
+            .decide(command, facts(), &ctx())
             .expect("history command accepted");
         events.extend(decided);
     }
@@ -108,7 +124,7 @@ fn when(
     given_events: &[IncidentEvent],
     command: IncidentCommand,
 ) -> Result<Vec<IncidentEvent>, DomainError> {
-    given(given_events).decide(command, &ctx())
+    given(given_events).decide(command, facts(), &ctx())
 }
 
 fn rejected(e: IncidentError) -> Result<Vec<IncidentEvent>, DomainError> {
@@ -131,7 +147,7 @@ fn resolved() -> Vec<IncidentEvent> {
 fn declare_manually_emits_declared_with_all_facts() {
     let cmd = declare_cmd(
         Some(Severity::Sev2),
-        vec![impacted(1, Tier::ONE, ImpactLevel::Degraded)],
+        vec![impacted(1, ImpactLevel::Degraded)],
     );
     let events = when(&[], IncidentCommand::Declare(cmd));
     assert_eq!(
@@ -182,10 +198,17 @@ fn severity_is_derived_from_tier_and_impact_table() {
 #[test]
 fn absent_severity_is_the_worst_derived_over_impacted_services() {
     let impacts = vec![
-        impacted(1, Tier::THREE, ImpactLevel::MajorOutage),
-        impacted(2, Tier::TWO, ImpactLevel::MajorOutage),
+        impacted(1, ImpactLevel::MajorOutage),
+        impacted(2, ImpactLevel::MajorOutage),
     ];
-    let events = when(&[], IncidentCommand::Declare(declare_cmd(None, impacts))).unwrap();
+    let facts = facts_of(&[(1, Tier::THREE), (2, Tier::TWO)]);
+    let events = given(&[])
+        .decide(
+            IncidentCommand::Declare(declare_cmd(None, impacts)),
+            facts,
+            &ctx(),
+        )
+        .unwrap();
     let IncidentEvent::Declared(e) = &events[0] else {
         panic!("not declared: {events:?}")
     };
@@ -194,18 +217,37 @@ fn absent_severity_is_the_worst_derived_over_impacted_services() {
 
 #[test]
 fn retired_service_blocks_new_incidents() {
-    let mut service = impacted(7, Tier::ONE, ImpactLevel::MajorOutage);
-    service.facts.retired = true;
-    let cmd = declare_cmd(None, vec![service]);
+    let cmd = declare_cmd(None, vec![impacted(7, ImpactLevel::MajorOutage)]);
+    let mut retired = service_facts(Tier::ONE);
+    retired.retired = true;
     assert_eq!(
-        when(&[], IncidentCommand::Declare(cmd)),
+        given(&[]).decide(
+            IncidentCommand::Declare(cmd),
+            DeclarationFacts::of(sid(7), retired),
+            &ctx()
+        ),
         rejected(IncidentError::ServiceRetired { service: sid(7) })
     );
 }
 
 #[test]
+fn a_declaration_needs_the_facts_of_every_impacted_service() {
+    let cmd = declare_cmd(
+        None,
+        vec![
+            impacted(1, ImpactLevel::MajorOutage),
+            impacted(9, ImpactLevel::Degraded),
+        ],
+    );
+    assert_eq!(
+        when(&[], IncidentCommand::Declare(cmd)),
+        rejected(IncidentError::UnknownService { service: sid(9) })
+    );
+}
+
+#[test]
 fn invalid_declarations_are_rejected() {
-    let base = || declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
+    let base = || declare_cmd(None, vec![impacted(1, ImpactLevel::MajorOutage)]);
     let mut empty_title = base();
     empty_title.title = " ".into();
     let mut long_title = base();
@@ -213,11 +255,9 @@ fn invalid_declarations_are_rejected() {
     let mut no_impacts = base();
     no_impacts.impacts.clear();
     let mut duplicate = base();
-    duplicate
-        .impacts
-        .push(impacted(1, Tier::TWO, ImpactLevel::Degraded));
+    duplicate.impacts.push(impacted(1, ImpactLevel::Degraded));
     let mut started_late = base();
-    started_late.started_at = Timestamp(T0);
+    started_late.started_at = Some(Timestamp(T0));
     let cases = [
         (empty_title, IncidentError::EmptyTitle),
         (long_title, IncidentError::TitleTooLong),
@@ -248,17 +288,6 @@ fn commands_before_declaration_are_rejected() {
         rejected(IncidentError::NotDeclared)
     );
 }
-
-#[test]
-fn incident_commands_need_the_responder_role() {
-    let viewer = Context::new(Timestamp(T0), "vic", vec![Role::Viewer]);
-    assert_eq!(
-        IncidentState::default().decide(declare(), &viewer),
-        Err(DomainError::MissingRole(Role::Responder))
-    );
-}
-
-// ---- lifecycle ----
 
 #[test]
 fn acknowledge_records_who_and_when() {
@@ -381,7 +410,9 @@ fn kpi_timestamps_are_recorded_in_state() {
         (T0 + 3_000, resolve()),
         (T0 + 4_000, IncidentCommand::Close),
     ] {
-        let decided = given(&events).decide(command, &ctx_at(ms)).unwrap();
+        let decided = given(&events)
+            .decide(command, facts(), &ctx_at(ms))
+            .unwrap();
         events.extend(decided);
     }
     let s = given(&events);
@@ -542,7 +573,7 @@ fn responders_are_added_once_and_removed_if_present() {
 // ---- escalation ----
 
 fn check_at(events: &[IncidentEvent], ms: i64) -> Result<Vec<IncidentEvent>, DomainError> {
-    given(events).decide(IncidentCommand::CheckEscalation, &ctx_at(ms))
+    given(events).decide(IncidentCommand::CheckEscalation, facts(), &ctx_at(ms))
 }
 
 fn escalated(level: u32, target: &str, automatic: bool, at: i64) -> IncidentEvent {
@@ -922,7 +953,7 @@ proptest! {
             .into_iter()
             .map(|(command, advance)| {
                 now += advance;
-                (command, ctx_at(now))
+                (command, facts(), ctx_at(now))
             })
             .collect();
         prop_assert_eq!(testing::check_replay::<IncidentState>(steps, |s| s.version), Ok(()));
@@ -931,9 +962,9 @@ proptest! {
 
 #[test]
 fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
-    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
-    cmd.started_at = Timestamp(T0);
-    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1);
+    let mut cmd = declare_cmd(None, vec![impacted(1, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Some(Timestamp(T0));
+    cmd.detected_at = Some(Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS + 1));
     assert_eq!(
         when(&[], IncidentCommand::Declare(cmd)),
         rejected(IncidentError::DetectedInFuture)
@@ -942,9 +973,9 @@ fn a_detection_more_than_the_clock_skew_in_the_future_is_rejected() {
 
 #[test]
 fn a_detection_within_the_clock_skew_is_recorded_as_now() {
-    let mut cmd = declare_cmd(None, vec![impacted(1, Tier::ONE, ImpactLevel::MajorOutage)]);
-    cmd.started_at = Timestamp(T0 + 1_000);
-    cmd.detected_at = Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS);
+    let mut cmd = declare_cmd(None, vec![impacted(1, ImpactLevel::MajorOutage)]);
+    cmd.started_at = Some(Timestamp(T0 + 1_000));
+    cmd.detected_at = Some(Timestamp(T0 + crate::time::MAX_CLOCK_SKEW_MS));
     let events = when(&[], IncidentCommand::Declare(cmd)).unwrap();
     let IncidentEvent::Declared(e) = &events[0] else {
         panic!("not declared: {events:?}")

@@ -1,6 +1,6 @@
 use super::*;
 use crate::context::Actor;
-use crate::testing::{check_replay, ctx, given, when};
+use crate::testing::{check_replay, ctx, given};
 use proptest::prelude::*;
 use ulid::Ulid;
 
@@ -16,7 +16,7 @@ fn item_id(n: u64) -> ActionItemId {
     ActionItemId::new(Ulid::from_parts(3, n.into()))
 }
 fn responder() -> Context {
-    ctx(T0, "rita", &[Role::Responder])
+    ctx(T0, "rita")
 }
 fn rita() -> Actor {
     Actor("rita".into())
@@ -41,11 +41,35 @@ fn facts(status: IncidentStatus) -> IncidentFacts {
         ],
     }
 }
-fn create(status: IncidentStatus) -> ReviewCommand {
-    ReviewCommand::Create {
-        id: review_id(),
-        incident: facts(status),
+/// A command with the facts the tests' caller passes along.
+#[derive(Clone, Debug)]
+struct Cmd(ReviewCommand, ReviewFacts);
+
+impl From<ReviewCommand> for Cmd {
+    fn from(command: ReviewCommand) -> Self {
+        Cmd(command, ReviewFacts::default())
     }
+}
+
+/// Decides `command` (with its facts) on the state folded from `events`.
+fn when(
+    events: &[ReviewEvent],
+    command: impl Into<Cmd>,
+    ctx: &Context,
+) -> Result<Vec<ReviewEvent>, DomainError> {
+    let Cmd(command, facts) = command.into();
+    crate::testing::when::<ReviewState>(events, command, facts, ctx)
+}
+
+fn create(status: IncidentStatus) -> Cmd {
+    let command = ReviewCommand::Create {
+        id: review_id(),
+        incident: incident_id(),
+    };
+    let facts = ReviewFacts {
+        incident: Some(facts(status)),
+    };
+    Cmd(command, facts)
 }
 fn created() -> ReviewEvent {
     ReviewEvent::Created(ReviewCreated {
@@ -130,21 +154,21 @@ fn item_completed(n: u64) -> ReviewEvent {
 #[test]
 fn review_of_a_resolved_incident_generates_a_sorted_timeline() {
     assert_eq!(
-        when::<ReviewState>(&[], create(IncidentStatus::Resolved), &responder()),
+        when(&[], create(IncidentStatus::Resolved), &responder()),
         Ok(vec![created()])
     );
 }
 
 #[test]
 fn review_of_a_closed_incident_is_allowed() {
-    let events = when::<ReviewState>(&[], create(IncidentStatus::Closed), &responder());
+    let events = when(&[], create(IncidentStatus::Closed), &responder());
     assert_eq!(events.map(|e| e.len()), Ok(1));
 }
 
 #[test]
 fn review_needs_a_resolved_incident() {
     assert_eq!(
-        when::<ReviewState>(&[], create(IncidentStatus::Monitoring), &responder()),
+        when(&[], create(IncidentStatus::Monitoring), &responder()),
         Err(ReviewError::IncidentNotResolved(IncidentStatus::Monitoring).into())
     );
 }
@@ -152,27 +176,36 @@ fn review_needs_a_resolved_incident() {
 #[test]
 fn review_cannot_be_created_twice() {
     assert_eq!(
-        when::<ReviewState>(&[created()], create(IncidentStatus::Resolved), &responder()),
+        when(&[created()], create(IncidentStatus::Resolved), &responder()),
         Err(ReviewError::AlreadyCreated.into())
     );
 }
 
 #[test]
-fn review_commands_need_the_responder_role() {
+fn review_needs_the_facts_of_the_incident_it_names() {
+    let create = ReviewCommand::Create {
+        id: review_id(),
+        incident: incident_id(),
+    };
     assert_eq!(
-        when::<ReviewState>(
-            &[],
-            create(IncidentStatus::Resolved),
-            &ctx(T0, "v", &[Role::Viewer])
-        ),
-        Err(DomainError::MissingRole(Role::Responder))
+        when(&[], create.clone(), &responder()),
+        Err(ReviewError::UnknownIncident(incident_id()).into())
+    );
+    let mut other = facts(IncidentStatus::Resolved);
+    other.id = IncidentId::new(Ulid::from_parts(2, 9));
+    let facts = ReviewFacts {
+        incident: Some(other),
+    };
+    assert_eq!(
+        when(&[], Cmd(create, facts), &responder()),
+        Err(ReviewError::UnknownIncident(incident_id()).into())
     );
 }
 
 #[test]
 fn commands_on_an_unknown_review_are_not_found() {
     assert_eq!(
-        when::<ReviewState>(&[], ReviewCommand::Submit, &responder()),
+        when(&[], ReviewCommand::Submit, &responder()),
         Err(ReviewError::NotFound.into())
     );
 }
@@ -181,7 +214,7 @@ fn commands_on_an_unknown_review_are_not_found() {
 fn editing_a_section_records_its_content() {
     let content = SectionContent::RootCause("disk full".into());
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &[created()],
             ReviewCommand::EditSection(content.clone()),
             &responder()
@@ -196,7 +229,7 @@ fn editing_a_section_records_its_content() {
 fn sections_can_be_edited_while_in_review() {
     let content = SectionContent::Summary("better".into());
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &[created(), submitted()],
             ReviewCommand::EditSection(content.clone()),
             &responder()
@@ -208,7 +241,7 @@ fn sections_can_be_edited_while_in_review() {
 #[test]
 fn sections_cannot_be_edited_after_publishing() {
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &published_review(),
             ReviewCommand::EditSection(SectionContent::Summary("late".into())),
             &responder()
@@ -220,11 +253,11 @@ fn sections_cannot_be_edited_after_publishing() {
 #[test]
 fn only_a_draft_can_be_submitted() {
     assert_eq!(
-        when::<ReviewState>(&[created()], ReviewCommand::Submit, &responder()),
+        when(&[created()], ReviewCommand::Submit, &responder()),
         Ok(vec![submitted()])
     );
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &[created(), submitted()],
             ReviewCommand::Submit,
             &responder()
@@ -236,7 +269,7 @@ fn only_a_draft_can_be_submitted() {
 #[test]
 fn publishing_needs_the_review_in_review() {
     assert_eq!(
-        when::<ReviewState>(&[created()], ReviewCommand::Publish, &responder()),
+        when(&[created()], ReviewCommand::Publish, &responder()),
         Err(ReviewError::NotInReview(ReviewStatus::Draft).into())
     );
 }
@@ -252,12 +285,12 @@ fn publishing_requires_all_sections_filled_and_names_the_missing_one() {
     );
     events.push(submitted());
     assert_eq!(
-        when::<ReviewState>(&events, ReviewCommand::Publish, &responder()),
+        when(&events, ReviewCommand::Publish, &responder()),
         Err(ReviewError::SectionMissing(ReviewSection::ContributingFactors).into())
     );
     events.push(edited(SectionContent::Summary("  ".into())));
     assert_eq!(
-        when::<ReviewState>(&events, ReviewCommand::Publish, &responder()),
+        when(&events, ReviewCommand::Publish, &responder()),
         Err(ReviewError::SectionMissing(ReviewSection::Summary).into())
     );
 }
@@ -267,7 +300,7 @@ fn complete_review_is_published() {
     let mut events = published_review();
     let publish = events.pop();
     assert_eq!(
-        when::<ReviewState>(&events, ReviewCommand::Publish, &responder()).ok(),
+        when(&events, ReviewCommand::Publish, &responder()).ok(),
         publish.map(|p| vec![p])
     );
     let state = given::<ReviewState>(&published_review());
@@ -280,7 +313,7 @@ fn complete_review_is_published() {
 #[test]
 fn action_item_is_added_open() {
     assert_eq!(
-        when::<ReviewState>(&[created()], add_item(1), &responder()),
+        when(&[created()], add_item(1), &responder()),
         Ok(vec![item_added(1)])
     );
     let state = given::<ReviewState>(&[created(), item_added(1)]);
@@ -300,7 +333,7 @@ fn action_item_is_added_open() {
 #[test]
 fn action_item_ids_are_unique() {
     assert_eq!(
-        when::<ReviewState>(&[created(), item_added(1)], add_item(1), &responder()),
+        when(&[created(), item_added(1)], add_item(1), &responder()),
         Err(ReviewError::DuplicateActionItem(item_id(1)).into())
     );
 }
@@ -314,7 +347,7 @@ fn action_item_needs_an_owner() {
         due: Timestamp(T0),
     };
     assert_eq!(
-        when::<ReviewState>(&[created()], cmd, &responder()),
+        when(&[created()], cmd, &responder()),
         Err(DomainError::Invalid {
             field: "owner",
             reason: "must not be empty"
@@ -326,13 +359,13 @@ fn action_item_needs_an_owner() {
 fn action_items_can_be_added_and_completed_after_publishing() {
     let mut events = published_review();
     assert_eq!(
-        when::<ReviewState>(&events, add_item(2), &responder()),
+        when(&events, add_item(2), &responder()),
         Ok(vec![item_added(2)])
     );
     events.push(item_added(2));
     let complete = ReviewCommand::CompleteActionItem { id: item_id(2) };
     assert_eq!(
-        when::<ReviewState>(&events, complete, &responder()),
+        when(&events, complete, &responder()),
         Ok(vec![item_completed(2)])
     );
     events.push(item_completed(2));
@@ -346,7 +379,7 @@ fn action_items_can_be_added_and_completed_after_publishing() {
 #[test]
 fn completing_an_unknown_action_item_is_an_error() {
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &[created()],
             ReviewCommand::CompleteActionItem { id: item_id(9) },
             &responder()
@@ -358,7 +391,7 @@ fn completing_an_unknown_action_item_is_an_error() {
 #[test]
 fn completing_an_action_item_twice_is_an_error() {
     assert_eq!(
-        when::<ReviewState>(
+        when(
             &[created(), item_added(1), item_completed(1)],
             ReviewCommand::CompleteActionItem { id: item_id(1) },
             &responder()
@@ -374,7 +407,7 @@ fn type_names_are_the_struct_names() {
     assert_eq!(published().schema_version(), 1);
 }
 
-fn arb_command() -> impl Strategy<Value = ReviewCommand> {
+fn arb_command() -> impl Strategy<Value = Cmd> {
     let section = (0usize..6, any::<bool>()).prop_map(|(i, blank)| {
         let mut content = all_sections().remove(i);
         if blank {
@@ -385,7 +418,7 @@ fn arb_command() -> impl Strategy<Value = ReviewCommand> {
                 _ => SectionContent::Summary(String::new()),
             };
         }
-        ReviewCommand::EditSection(content)
+        Cmd::from(ReviewCommand::EditSection(content))
     });
     prop_oneof![
         any::<bool>().prop_map(|resolved| create(if resolved {
@@ -394,10 +427,10 @@ fn arb_command() -> impl Strategy<Value = ReviewCommand> {
             IncidentStatus::Investigating
         })),
         section,
-        (0u64..3).prop_map(add_item),
-        (0u64..3).prop_map(|n| ReviewCommand::CompleteActionItem { id: item_id(n) }),
-        Just(ReviewCommand::Submit),
-        Just(ReviewCommand::Publish),
+        (0u64..3).prop_map(|n| Cmd::from(add_item(n))),
+        (0u64..3).prop_map(|n| Cmd::from(ReviewCommand::CompleteActionItem { id: item_id(n) })),
+        Just(Cmd::from(ReviewCommand::Submit)),
+        Just(Cmd::from(ReviewCommand::Publish)),
     ]
 }
 
@@ -407,7 +440,7 @@ proptest! {
     fn replaying_review_events_rebuilds_the_same_state(
         cmds in prop::collection::vec((arb_command(), 0i64..100_000), 0..24)
     ) {
-        let steps = cmds.into_iter().map(|(c, t)| (c, ctx(t, "rita", &[Role::Responder]))).collect();
+        let steps = cmds.into_iter().map(|(Cmd(c, f), t)| (c, f, ctx(t, "rita"))).collect();
         prop_assert_eq!(check_replay::<ReviewState>(steps, |s| s.version), Ok(()));
     }
 }

@@ -10,7 +10,7 @@ fn sid(n: u128) -> ServiceId {
 }
 
 fn admin() -> Context {
-    Context::new(Timestamp(1_000), "alice", vec![Role::Admin])
+    Context::new(Timestamp(1_000), "alice")
 }
 
 fn profile(name: &str, deps: Vec<ServiceId>) -> ServiceProfile {
@@ -34,12 +34,11 @@ fn profile(name: &str, deps: Vec<ServiceId>) -> ServiceProfile {
 }
 
 fn register(id: ServiceId, profile: ServiceProfile) -> ServiceCommand {
-    ServiceCommand::Register(RegisterService {
-        id,
-        profile,
-        name_taken: false,
-        dependency_graph: DependencyGraph::new(),
-    })
+    ServiceCommand::Register(RegisterService { id, profile })
+}
+
+fn no_facts() -> CatalogFacts {
+    CatalogFacts::default()
 }
 
 fn given(events: &[ServiceEvent]) -> ServiceState {
@@ -69,7 +68,7 @@ fn retired(id: ServiceId) -> ServiceEvent {
 #[test]
 fn register_emits_registered_with_sorted_unique_dependencies() {
     let cmd = register(sid(1), profile("checkout", vec![sid(3), sid(2), sid(3)]));
-    let events = given(&[]).decide(cmd, &admin()).unwrap();
+    let events = given(&[]).decide(cmd, no_facts(), &admin()).unwrap();
     assert_eq!(
         events,
         vec![ServiceEvent::Registered(ServiceRegistered {
@@ -83,27 +82,28 @@ fn register_emits_registered_with_sorted_unique_dependencies() {
 
 #[test]
 fn register_twice_is_rejected() {
-    let err = given(&[registered(sid(1))]).decide(register(sid(1), profile("x", vec![])), &admin());
+    let err = given(&[registered(sid(1))]).decide(
+        register(sid(1), profile("x", vec![])),
+        no_facts(),
+        &admin(),
+    );
     assert_eq!(err, Err(ServiceError::AlreadyRegistered.into()));
 }
 
 #[test]
-fn service_commands_need_the_admin_role() {
-    let ctx = Context::new(Timestamp(1), "bob", vec![Role::Responder]);
-    let err = given(&[]).decide(register(sid(1), profile("x", vec![])), &ctx);
-    assert_eq!(err, Err(DomainError::MissingRole(Role::Admin)));
-}
-
-#[test]
 fn unique_name_taken_is_rejected() {
-    let cmd = ServiceCommand::Register(RegisterService {
-        id: sid(1),
-        profile: profile("checkout", vec![]),
-        name_taken: true,
-        dependency_graph: DependencyGraph::new(),
-    });
+    let (cmd, facts) = (
+        ServiceCommand::Register(RegisterService {
+            id: sid(1),
+            profile: profile("checkout", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: true,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
     assert_eq!(
-        given(&[]).decide(cmd, &admin()),
+        given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::NameTaken.into())
     );
 }
@@ -135,7 +135,7 @@ fn invalid_profile_fields_are_rejected() {
         let mut p = profile("checkout", vec![]);
         mutate(&mut p);
         assert_eq!(
-            given(&[]).decide(register(sid(1), p), &admin()),
+            given(&[]).decide(register(sid(1), p), no_facts(), &admin()),
             Err(expected.clone().into())
         );
     }
@@ -145,14 +145,18 @@ fn invalid_profile_fields_are_rejected() {
 fn dependency_cycle_is_rejected() {
     // 2 -> 3 -> 1 already; registering 1 -> 2 closes the cycle.
     let graph = DependencyGraph::from([(sid(2), vec![sid(3)]), (sid(3), vec![sid(1)])]);
-    let cmd = ServiceCommand::Register(RegisterService {
-        id: sid(1),
-        profile: profile("checkout", vec![sid(2)]),
-        name_taken: false,
-        dependency_graph: graph,
-    });
+    let (cmd, facts) = (
+        ServiceCommand::Register(RegisterService {
+            id: sid(1),
+            profile: profile("checkout", vec![sid(2)]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: graph,
+        },
+    );
     assert_eq!(
-        given(&[]).decide(cmd, &admin()),
+        given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::DependencyCycle.into())
     );
 }
@@ -161,7 +165,7 @@ fn dependency_cycle_is_rejected() {
 fn dependency_on_itself_is_a_cycle() {
     let cmd = register(sid(1), profile("checkout", vec![sid(1)]));
     assert_eq!(
-        given(&[]).decide(cmd, &admin()),
+        given(&[]).decide(cmd, no_facts(), &admin()),
         Err(ServiceError::DependencyCycle.into())
     );
 }
@@ -178,12 +182,18 @@ fn dependency_dag_with_shared_leaf_is_accepted() {
 
 #[test]
 fn update_replaces_the_profile() {
-    let cmd = ServiceCommand::Update(UpdateService {
-        profile: profile("checkout-v2", vec![]),
-        name_taken: false,
-        dependency_graph: DependencyGraph::new(),
-    });
-    let events = given(&[registered(sid(1))]).decide(cmd, &admin()).unwrap();
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("checkout-v2", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
+    let events = given(&[registered(sid(1))])
+        .decide(cmd, facts, &admin())
+        .unwrap();
     assert_eq!(
         events,
         vec![ServiceEvent::Updated(ServiceUpdated {
@@ -197,13 +207,17 @@ fn update_replaces_the_profile() {
 
 #[test]
 fn update_of_unregistered_service_is_rejected() {
-    let cmd = ServiceCommand::Update(UpdateService {
-        profile: profile("x", vec![]),
-        name_taken: false,
-        dependency_graph: DependencyGraph::new(),
-    });
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("x", vec![]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: DependencyGraph::new(),
+        },
+    );
     assert_eq!(
-        given(&[]).decide(cmd, &admin()),
+        given(&[]).decide(cmd, facts, &admin()),
         Err(ServiceError::NotRegistered.into())
     );
 }
@@ -211,14 +225,18 @@ fn update_of_unregistered_service_is_rejected() {
 #[test]
 fn update_introducing_cycle_is_rejected() {
     let graph = DependencyGraph::from([(sid(2), vec![sid(1)])]);
-    let cmd = ServiceCommand::Update(UpdateService {
-        profile: profile("checkout", vec![sid(2)]),
-        name_taken: false,
-        dependency_graph: graph,
-    });
+    let (cmd, facts) = (
+        ServiceCommand::Update(UpdateService {
+            profile: profile("checkout", vec![sid(2)]),
+        }),
+        CatalogFacts {
+            name_taken: false,
+            dependency_graph: graph,
+        },
+    );
     let state = given(&[registered(sid(1))]);
     assert_eq!(
-        state.decide(cmd, &admin()),
+        state.decide(cmd, facts, &admin()),
         Err(ServiceError::DependencyCycle.into())
     );
 }
@@ -230,13 +248,13 @@ fn retire_emits_retired_and_blocks_further_changes() {
         reason: "replaced".into(),
     });
     assert_eq!(
-        state.decide(cmd.clone(), &admin()),
+        state.decide(cmd.clone(), no_facts(), &admin()),
         Ok(vec![retired(sid(1))])
     );
     let state = given(&[registered(sid(1)), retired(sid(1))]);
     assert!(state.is_retired());
     assert_eq!(
-        state.decide(cmd, &admin()),
+        state.decide(cmd, no_facts(), &admin()),
         Err(ServiceError::Retired.into())
     );
 }
@@ -252,25 +270,34 @@ fn slo_target_parses_percentages_exactly() {
     assert_eq!(Tier::new(2), Some(Tier::TWO));
 }
 
-fn arb_command() -> impl Strategy<Value = ServiceCommand> {
+fn taken(name_taken: bool) -> CatalogFacts {
+    CatalogFacts {
+        name_taken,
+        dependency_graph: DependencyGraph::new(),
+    }
+}
+
+fn arb_command() -> impl Strategy<Value = (ServiceCommand, CatalogFacts)> {
     let name = prop_oneof![Just("a"), Just("b"), Just("")];
     prop_oneof![
-        (1u128..4, name.clone(), any::<bool>()).prop_map(|(id, n, taken)| {
-            ServiceCommand::Register(RegisterService {
-                id: sid(id),
-                profile: profile(n, vec![sid(id + 1)]),
-                name_taken: taken,
-                dependency_graph: DependencyGraph::new(),
-            })
+        (1u128..4, name.clone(), any::<bool>()).prop_map(|(id, n, t)| {
+            let profile = profile(n, vec![sid(id + 1)]);
+            (
+                ServiceCommand::Register(RegisterService {
+                    id: sid(id),
+                    profile,
+                }),
+                taken(t),
+            )
         }),
-        (name, any::<bool>()).prop_map(|(n, taken)| {
-            ServiceCommand::Update(UpdateService {
-                profile: profile(n, vec![]),
-                name_taken: taken,
-                dependency_graph: DependencyGraph::new(),
-            })
+        (name, any::<bool>()).prop_map(|(n, t)| {
+            let profile = profile(n, vec![]);
+            (ServiceCommand::Update(UpdateService { profile }), taken(t))
         }),
-        Just(ServiceCommand::Retire(RetireService { reason: "r".into() })),
+        Just((
+            ServiceCommand::Retire(RetireService { reason: "r".into() }),
+            no_facts()
+        )),
     ]
 }
 
@@ -282,7 +309,7 @@ proptest! {
         let steps = cmds
             .into_iter()
             .enumerate()
-            .map(|(i, cmd)| (cmd, Context::new(Timestamp(i as i64), "alice", vec![Role::Admin])))
+            .map(|(i, (cmd, facts))| (cmd, facts, Context::new(Timestamp(i as i64), "alice")))
             .collect();
         prop_assert_eq!(testing::check_replay::<ServiceState>(steps, |s| s.version), Ok(()));
     }

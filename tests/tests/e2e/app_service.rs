@@ -5,16 +5,17 @@
 use opsledger_api::app::escalation::{check_escalations, ESCALATION_ACTOR};
 use opsledger_api::app::workflow::WorkflowRunner;
 use opsledger_api::app::{
-    AlertInput, AppCommand, AppError, AppService, CommandMeta, CommandOutcome, DeclareInput,
-    ManualClock,
+    AppCommand, AppError, AppService, CommandMeta, CommandOutcome, ManualClock,
 };
 use opsledger_api::auth::Principal;
+use opsledger_domain::alert::{AlertGroupKey, IngestAlert};
 use opsledger_domain::incident::{
-    ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent, IncidentNoteAdded,
-    IncidentStatus, ServiceImpact,
+    DeclareIncident, ImpactLevel, IncidentAcknowledged, IncidentCommand, IncidentEvent,
+    IncidentNoteAdded, IncidentStatus, ServiceImpact,
 };
 use opsledger_domain::service::{
-    EscalationLevel, EscalationPolicy, ServiceProfile, SloTarget, Tier,
+    EscalationLevel, EscalationPolicy, RegisterService, ServiceCommand, ServiceProfile, SloTarget,
+    Tier,
 };
 use opsledger_domain::text::{BoundedText, Note, Summary};
 use opsledger_domain::{Actor, DomainEvent, IncidentId, Role, ServiceId, Timestamp};
@@ -99,22 +100,46 @@ async fn register(h: &Harness, name: &str) -> ServiceId {
             ],
         },
     };
+    let id = ServiceId::new(Ulid::new());
     let out = h
         .app
         .execute(
             &admin(),
             CommandMeta::default(),
-            AppCommand::RegisterService { id: None, profile },
+            AppCommand::Service {
+                id,
+                intent: ServiceCommand::Register(RegisterService { id, profile }),
+            },
         )
         .await
         .unwrap();
     ServiceId::from_stream_id(&out.stream_id).unwrap()
 }
 
+/// A manual declaration of an incident on `service` (a fresh id).
+fn declare(service: ServiceId, title: &str, level: ImpactLevel) -> AppCommand {
+    let id = IncidentId::new(Ulid::new());
+    AppCommand::Incident {
+        id,
+        intent: IncidentCommand::Declare(DeclareIncident {
+            id,
+            title: title.into(),
+            description: String::new(),
+            severity: None,
+            impacts: vec![ServiceImpact { service, level }],
+            started_at: None,
+            detected_at: None,
+            alert_group: None,
+        }),
+    }
+}
+
 async fn alert(h: &Harness, service: ServiceId, firing: bool) -> CommandOutcome {
-    let input = AlertInput {
-        service,
-        dedup_key: "disk-full".into(),
+    let input = IngestAlert {
+        group: AlertGroupKey {
+            service,
+            dedup_key: "disk-full".into(),
+        },
         source: "test".into(),
         summary: "disk full".into(),
         severity_hint: None,
@@ -122,6 +147,7 @@ async fn alert(h: &Harness, service: ServiceId, firing: bool) -> CommandOutcome 
         firing,
         impact: ImpactLevel::Degraded,
         started_at: None,
+        new_incident_id: IncidentId::new(Ulid::new()),
     };
     h.app
         .execute(
@@ -138,7 +164,10 @@ async fn incident_command(h: &Harness, id: IncidentId, command: IncidentCommand)
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::Incident { id, command },
+            AppCommand::Incident {
+                id,
+                intent: command,
+            },
         )
         .await
         .unwrap()
@@ -148,26 +177,12 @@ async fn incident_command(h: &Harness, id: IncidentId, command: IncidentCommand)
 async fn escalation_engine_pages_the_next_level_once_the_clock_passes_the_deadline() {
     let h = harness().await;
     let service = register(&h, "db").await;
-    let declare = DeclareInput {
-        title: "db slow".into(),
-        description: String::new(),
-        severity: None,
-        impacts: vec![ServiceImpact {
-            service,
-            level: ImpactLevel::MajorOutage,
-        }],
-        started_at: None,
-        detected_at: None,
-    };
     let out = h
         .app
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::DeclareIncident {
-                id: None,
-                input: declare,
-            },
+            declare(service, "db slow", ImpactLevel::MajorOutage),
         )
         .await
         .unwrap();
@@ -243,26 +258,12 @@ async fn merging_marks_the_duplicate_and_the_target_and_releases_the_duplicates_
     let h = harness().await;
     let service = register(&h, "api").await;
     let duplicate = alert(&h, service, true).await.incident.unwrap();
-    let declare = DeclareInput {
-        title: "api errors".into(),
-        description: String::new(),
-        severity: None,
-        impacts: vec![ServiceImpact {
-            service,
-            level: ImpactLevel::PartialOutage,
-        }],
-        started_at: None,
-        detected_at: None,
-    };
     let target = h
         .app
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::DeclareIncident {
-                id: None,
-                input: declare,
-            },
+            declare(service, "api errors", ImpactLevel::PartialOutage),
         )
         .await
         .unwrap();
@@ -305,20 +306,7 @@ async fn merging_marks_the_duplicate_and_the_target_and_releases_the_duplicates_
 async fn concurrent_calls_with_one_idempotency_key_write_once_and_agree() {
     let h = harness().await;
     let service = register(&h, "queue").await;
-    let declare = || AppCommand::DeclareIncident {
-        id: None,
-        input: DeclareInput {
-            title: "queue stuck".into(),
-            description: String::new(),
-            severity: None,
-            impacts: vec![ServiceImpact {
-                service,
-                level: ImpactLevel::Degraded,
-            }],
-            started_at: None,
-            detected_at: None,
-        },
-    };
+    let declare = || declare(service, "queue stuck", ImpactLevel::Degraded);
     let who = responder();
     let calls = (0..8).map(|_| {
         h.app
@@ -342,26 +330,12 @@ async fn concurrent_calls_with_one_idempotency_key_write_once_and_agree() {
 }
 
 async fn declare_incident(h: &Harness, service: ServiceId, title: &str) -> IncidentId {
-    let declare = DeclareInput {
-        title: title.into(),
-        description: String::new(),
-        severity: None,
-        impacts: vec![ServiceImpact {
-            service,
-            level: ImpactLevel::Degraded,
-        }],
-        started_at: None,
-        detected_at: None,
-    };
     let out = h
         .app
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::DeclareIncident {
-                id: None,
-                input: declare,
-            },
+            declare(service, title, ImpactLevel::Degraded),
         )
         .await
         .unwrap();
@@ -458,23 +432,12 @@ async fn a_merge_the_duplicate_refuses_is_undone_on_the_target() {
 async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
     let h = harness().await;
     let service = register(&h, "search").await;
-    let input = DeclareInput {
-        title: "search down".into(),
-        description: String::new(),
-        severity: None,
-        impacts: vec![ServiceImpact {
-            service,
-            level: ImpactLevel::MajorOutage,
-        }],
-        started_at: None,
-        detected_at: None,
-    };
     let out = h
         .app
         .execute(
             &responder(),
             CommandMeta::default(),
-            AppCommand::DeclareIncident { id: None, input },
+            declare(service, "search down", ImpactLevel::MajorOutage),
         )
         .await
         .unwrap();
@@ -535,7 +498,7 @@ async fn a_write_by_another_writer_is_seen_through_the_aggregate_cache() {
             CommandMeta::default(),
             AppCommand::Incident {
                 id,
-                command: IncidentCommand::Acknowledge,
+                intent: IncidentCommand::Acknowledge,
             },
         )
         .await;

@@ -345,6 +345,32 @@ async fn events_carry_the_authenticated_actor_and_roles_are_enforced() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_viewer_calling_a_mutation_is_forbidden_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let payments = register(&app, "payments", 1).await;
+    let head = app.store.head_position();
+    let vars = json!({"input": declare_input(&payments), "key": "viewer-declare"});
+    let (status, body) = app.graphql(Some(VIEWER_TOKEN), DECLARE, vars).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "actor `vera` lacks the role `responder`"
+    );
+    let approve = "mutation($id: ID!) { approveChange(id: $id) { position } }";
+    let (_, body) = app
+        .graphql(
+            Some(RESPONDER_TOKEN),
+            approve,
+            json!({"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(app.store.head_position(), head);
+    app.shutdown().await;
+}
+
 fn alertmanager_body(service: &str, fingerprint: &str) -> Value {
     json!({
         "version": "4", "groupKey": "{}:{alertname=\"HighErrorRate\"}", "status": "firing",

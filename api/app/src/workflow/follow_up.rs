@@ -12,7 +12,7 @@ use opsledger_domain::alert::{
     declaration_for, AlertGroupCommand, AlertGroupEvent, AlertGroupState, ReleaseGroup,
 };
 use opsledger_domain::incident::{
-    ImpactLevel, IncidentCommand, IncidentError, IncidentState, IncidentStatus,
+    DeclarationFacts, ImpactLevel, IncidentCommand, IncidentError, IncidentState, IncidentStatus,
 };
 use opsledger_domain::{Aggregate, DomainError, DomainEvent, IncidentId, Role};
 use opsledger_storage::{decode_payload, Direction, RecordedEvent};
@@ -63,8 +63,8 @@ pub async fn follow_up_ids(
     })
 }
 
-/// The principal a follow-up acts as: the actor of the triggering command
-/// (who was allowed to cause it), with the role the follow-up needs.
+/// The principal a follow-up acts as: the actor of the triggering command (who
+/// was allowed to cause it; a follow-up is not an operation the guard checks).
 fn acting_for(record: &RecordedEvent) -> Principal {
     Principal::new(record.actor.clone(), vec![Role::Responder])
 }
@@ -90,8 +90,10 @@ async fn append_follow_up<A: Aggregate>(
     stream: &str,
     existing: Existing,
     command: A::Command,
+    facts: A::Facts,
 ) -> Result<(), AppError>
 where
+    A::Facts: Clone,
     A::Command: Clone,
 {
     let FollowUp {
@@ -109,7 +111,8 @@ where
         stream,
         existing,
         Some(trigger.at()),
-        |_, _| Ok(command.clone()),
+        &command,
+        |_, _| Ok(facts.clone()),
     )
     .await;
     match decided {
@@ -140,8 +143,11 @@ async fn declare(
         return Ok(());
     }
     let alert = received_alert_before(app, record).await?;
-    let facts = incident_service_facts(app, alert.group.service)?;
-    let declaration = declaration_for(&alert, incident, impact.unwrap_or(SCHEMA_1_IMPACT), facts);
+    let facts = DeclarationFacts::of(
+        alert.group.service,
+        incident_service_facts(app, alert.group.service)?,
+    );
+    let declaration = declaration_for(&alert, incident, impact.unwrap_or(SCHEMA_1_IMPACT));
     let outcome = append_follow_up::<IncidentState>(
         app,
         FollowUp {
@@ -153,6 +159,7 @@ async fn declare(
         &stream,
         Existing::Creates,
         IncidentCommand::Declare(declaration),
+        facts,
     )
     .await;
     match outcome {
@@ -224,6 +231,7 @@ async fn release(
             AlertGroupCommand::Release(ReleaseGroup {
                 incident_id: incident,
             }),
+            Default::default(),
         )
         .await;
         match released {
@@ -265,6 +273,7 @@ async fn mark_merged(
         &duplicate.stream_id(),
         Existing::Required("incident"),
         IncidentCommand::MergeInto { target },
+        DeclarationFacts::default(),
     )
     .await;
     let refusal = match merged {
@@ -287,6 +296,7 @@ async fn mark_merged(
             duplicate,
             reason: refusal.to_string(),
         },
+        DeclarationFacts::default(),
     )
     .await;
     match undone {

@@ -3,7 +3,8 @@
 //! (catch-up from a position, then live). Payloads are rendered by
 //! `crate::payload_json`, the same JSON `opsledger export` writes.
 
-use crate::auth::require_role;
+use crate::app::Operation;
+use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::schema::audit::{audit_page, AuditArgs};
@@ -12,7 +13,6 @@ use crate::SharedStore;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, SimpleObject, Subscription};
 use futures::{Stream, StreamExt};
-use opsledger_domain::Role;
 use opsledger_storage::{RecordedEvent, VerifyReport};
 
 /// The one log verification a server runs at a time (a walk of the whole log:
@@ -85,7 +85,7 @@ pub const VERIFY_LOG_COMPLEXITY: usize = 600;
 impl LogQuery {
     /// Position of the last event in the log, null when the log is empty (role viewer).
     async fn log_head(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<u64>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         Ok(store(ctx)?.head_position())
     }
 
@@ -95,7 +95,7 @@ impl LogQuery {
     /// budget, so one query holds at most one `verifyLog`.
     #[graphql(complexity = "VERIFY_LOG_COMPLEXITY")]
     async fn verify_log(&self, ctx: &Context<'_>) -> async_graphql::Result<LogVerificationObject> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let Ok(_running) = VERIFYING.try_acquire() else {
             return Err(ApiError::limit(
                 "one log verification runs at a time on this server, and one is running: retry when it has finished",
@@ -125,7 +125,7 @@ impl LogQuery {
         from: Option<DateTime>,
         to: Option<DateTime>,
     ) -> async_graphql::Result<Connection<u64, LogEventObject, EmptyFields, EmptyFields>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let page = clamp_page(first, None);
         let after_position = match after {
             Some(cursor) => Some(
@@ -177,7 +177,7 @@ impl LogSubscription {
         #[graphql(default = 0)] from_position: u64,
         filter: Option<EventFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LogEventObject>>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let filter = filter.unwrap_or_default();
         let events = store(ctx)?.subscribe(from_position);
         Ok(events.filter_map(move |item| {

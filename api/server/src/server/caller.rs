@@ -10,6 +10,7 @@
 //! WebSocket `connection_init` (which carries its token in the payload, not
 //! a header) calls it too.
 
+use crate::app::{authorize, Operation};
 use crate::auth::{Principal, TokenTable};
 use crate::error::{error_body, ApiError};
 use axum::extract::{FromRef, FromRequestParts};
@@ -17,7 +18,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use opsledger_domain::Role;
 use std::sync::Arc;
 
 /// Who sent the request: the principal of its bearer token, `None` if it sent none.
@@ -59,19 +59,16 @@ where
 }
 
 impl Caller {
-    /// The caller if it holds `role`: else `401` (anonymous) or `403` (lacking it).
-    pub fn require(self, role: Role) -> Result<Principal, (StatusCode, ApiError)> {
+    /// The caller if the one guard ([`crate::app::authorize`]) lets it do `operation`:
+    /// else `401` (anonymous) or `403` (lacking the operation's role).
+    pub fn authorize(self, operation: Operation) -> Result<Principal, (StatusCode, ApiError)> {
         let Some(who) = self.0 else {
             return Err((StatusCode::UNAUTHORIZED, ApiError::Unauthenticated));
         };
-        if !who.has_role(role) {
-            let err = ApiError::Forbidden {
-                actor: who.actor.0.clone(),
-                role,
-            };
-            return Err((StatusCode::FORBIDDEN, err));
+        match authorize(&who, operation) {
+            Ok(()) => Ok(who),
+            Err(refused) => Err((StatusCode::FORBIDDEN, ApiError::from(refused))),
         }
-        Ok(who)
     }
 }
 
@@ -79,6 +76,7 @@ impl Caller {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use opsledger_domain::Role;
 
     fn tokens() -> TokenTable {
         let mut tokens = TokenTable::new();
@@ -115,16 +113,15 @@ mod tests {
     }
 
     #[test]
-    fn require_tells_anonymous_from_lacking_the_role() {
+    fn authorize_tells_anonymous_from_lacking_the_operations_role() {
         let alice = Principal::new("alice", vec![Role::Viewer]);
-        assert_eq!(Caller(None).require(Role::Viewer).unwrap_err().0, 401);
-        assert_eq!(
-            Caller(Some(alice.clone()))
-                .require(Role::Admin)
-                .unwrap_err()
-                .0,
-            403
-        );
-        assert!(Caller(Some(alice)).require(Role::Viewer).is_ok());
+        let admin = Principal::new("root", vec![Role::Admin]);
+        let anonymous = Caller(None).authorize(Operation::OnlineBackup);
+        assert_eq!(anonymous.unwrap_err().0, 401);
+        let viewer = Caller(Some(alice)).authorize(Operation::OnlineBackup);
+        assert_eq!(viewer.unwrap_err().0, 403);
+        assert!(Caller(Some(admin))
+            .authorize(Operation::OnlineBackup)
+            .is_ok());
     }
 }

@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use opsledger_domain::Role;
 use opsledger_storage::backup::{backup_from, TransferError};
 use opsledger_storage::export::hex;
 use serde::Deserialize;
 
 use super::caller::Caller;
 use super::AppState;
+use crate::app::Operation;
 use crate::error::{error_body, ApiError};
 
 /// The request body.
@@ -35,7 +35,7 @@ pub async fn admin_backup(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = match caller.require(Role::Admin) {
+    let who = match caller.authorize(Operation::OnlineBackup) {
         Ok(who) => who,
         Err((status, err)) => return refuse(status, &err),
     };

@@ -7,7 +7,7 @@
 use super::alert_routing::{dedup_key, MisrouteReason, Route, REROUTED_LABEL};
 use super::caller::{Caller, CallerRejection};
 use super::AppState;
-use crate::app::{AlertInput, AppCommand, CommandMeta};
+use crate::app::{AppCommand, CommandMeta, Operation};
 use crate::error::{error_body, ApiError, ErrorCode};
 use crate::graphql::scalars::parse_rfc3339;
 use axum::body::Bytes;
@@ -15,9 +15,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use opsledger_domain::alert::{AlertGroupKey, IngestAlert};
 use opsledger_domain::incident::{ImpactLevel, Severity};
-use opsledger_domain::{Role, Timestamp};
-use opsledger_storage::Direction;
+use opsledger_domain::{IncidentId, Timestamp};
+use opsledger_storage::{Direction, Ulid};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -219,7 +220,7 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<AlertmanagerPayload, WebhookErr
 /// `service` label and no default service). Alerts recorded before a refusal are
 /// idempotent, so Alertmanager's retry of the whole payload writes them once.
 pub async fn alertmanager(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
-    let who = match caller.require(Role::Responder) {
+    let who = match caller.authorize(Operation::AlertWebhook) {
         Ok(who) => who,
         Err((status, err)) => return refuse(status, &err),
     };
@@ -356,9 +357,11 @@ async fn ingest_one(
         state.metrics().alert_rerouted(reason.as_str());
         labels.push((REROUTED_LABEL.into(), reason.as_str().into()));
     }
-    let input = AlertInput {
-        service,
-        dedup_key: dedup_key(group_key, &alert.fingerprint, &alert.labels),
+    let input = IngestAlert {
+        group: AlertGroupKey {
+            service,
+            dedup_key: dedup_key(group_key, &alert.fingerprint, &alert.labels),
+        },
         source: "alertmanager".into(),
         summary: alert.summary(),
         severity_hint: alert.severity_hint(),
@@ -366,6 +369,7 @@ async fn ingest_one(
         firing: alert.firing(),
         impact: ImpactLevel::PartialOutage,
         started_at: alert.started_at(),
+        new_incident_id: IncidentId::new(Ulid::new()),
     };
     // A redelivery of the same alert instance (same start, same status) is written once.
     let key = format!(

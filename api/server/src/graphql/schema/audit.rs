@@ -4,13 +4,14 @@
 //! entity as the read models showed it at a log position or instant.
 
 use super::types::{not_found, parse_id, projections, store, Change, Incident, Review};
-use crate::auth::require_role;
+use crate::app::Operation;
+use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::graphql::log_event::LogEventObject;
 use crate::graphql::scalars::DateTime;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, OutputType, SimpleObject, ID};
-use opsledger_domain::{Aggregate, ChangeId, DomainEvent, IncidentId, ReviewId, Role, Timestamp};
+use opsledger_domain::{Aggregate, ChangeId, DomainEvent, IncidentId, ReviewId, Timestamp};
 use opsledger_projections::models::audit::AuditFilter;
 use opsledger_projections::pagination::{encode_cursor, PageRequest};
 use opsledger_projections::{aggregate_as_of, AsOf, EventMeta, Projection, ReadModels};
@@ -179,7 +180,7 @@ impl HistoryQuery {
         position: Option<u64>,
         at: Option<DateTime>,
     ) -> async_graphql::Result<Option<AsOfState<Incident>>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let iid: IncidentId = parse_id("id", &id)?;
         let as_of = as_of_arg(position, at)?;
         if Incident::fetch(projections(ctx)?, iid).is_none() {
@@ -205,7 +206,7 @@ impl HistoryQuery {
         position: Option<u64>,
         at: Option<DateTime>,
     ) -> async_graphql::Result<Option<AsOfState<Change>>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let cid: ChangeId = parse_id("id", &id)?;
         let as_of = as_of_arg(position, at)?;
         if Change::fetch(projections(ctx)?, cid).is_none() {
@@ -228,7 +229,7 @@ impl HistoryQuery {
         position: Option<u64>,
         at: Option<DateTime>,
     ) -> async_graphql::Result<Option<AsOfState<Review>>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let rid: ReviewId = parse_id("id", &id)?;
         let as_of = as_of_arg(position, at)?;
         if Review::fetch(projections(ctx)?, rid).is_none() {

@@ -11,11 +11,11 @@
 
 use super::connection::{page_request, to_connection, CursorConnection};
 use super::types::{dt, gid, now, parse_id, ChangeCategory, Severity};
-use crate::auth::require_role;
+use crate::app::Operation;
+use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
-use opsledger_domain::Role;
 use opsledger_projections::bucket::BucketSize;
 use opsledger_projections::kpi::{
     kpi_contributors, Contributor, KpiFigures, KpiMetric as MetricView, KpiWindow, KpiWindowError,
@@ -403,7 +403,7 @@ impl KpiQueryRoot {
         team: Option<String>,
         bucket: Option<KpiBucketSize>,
     ) -> async_graphql::Result<KpiReport> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let query = kpi_query(from, to, service_id, team, bucket.map(BucketSize::from))?;
         let facts = facts_snapshot(ctx)?;
         let report = off_the_runtime(move || kpi_report(&facts, &query))
@@ -435,7 +435,7 @@ impl KpiQueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<KpiContributors> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let query = kpi_query(from, to, service_id, team, None)?;
         let facts = facts_snapshot(ctx)?;
         let request = page_request(first, after);

@@ -3,11 +3,12 @@
 //! event of its stream, once the read models have folded it.
 
 use super::types::{not_found, parse_id, projections, store, Incident};
-use crate::auth::require_role;
+use crate::app::Operation;
+use crate::auth::authorize;
 use crate::error::ApiError;
 use async_graphql::{Context, Subscription, ID};
 use futures::{Stream, StreamExt};
-use opsledger_domain::{IncidentId, Role};
+use opsledger_domain::IncidentId;
 use std::time::Duration;
 
 /// How long an update waits for the read models to fold its event.
@@ -26,7 +27,7 @@ impl ReadSubscription {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Incident>>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let iid: IncidentId = parse_id("id", &id)?;
         let handle = projections(ctx)?.clone();
         // Follow the log from just after what the read models hold: no gap.

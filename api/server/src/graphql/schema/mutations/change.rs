@@ -1,6 +1,7 @@
 //! Changes: request, approve, schedule, run, validate, end.
 
 use super::*;
+use opsledger_domain::change::{RequestChange, ScheduleChange};
 
 /// The change mutations.
 #[derive(Default)]
@@ -17,7 +18,9 @@ impl ChangeMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ChangePayload> {
         let mut text = CommandText::new();
-        let request = ChangeRequestInput {
+        let id = ChangeId::new(Ulid::new());
+        let request = RequestChange {
+            id,
             services: parse_ids("input.services", &input.services)?,
             change_type: input.change_type.into(),
             category: input.category.into(),
@@ -35,12 +38,11 @@ impl ChangeMutation {
         };
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::RequestChange {
-                id: None,
-                input: request,
+            AppCommand::Change {
+                id,
+                intent: ChangeCommand::Request(request),
             },
         )
         .await?;
@@ -57,7 +59,6 @@ impl ChangeMutation {
     ) -> async_graphql::Result<ChangePayload> {
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -78,15 +79,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Approve {
             comment: one_text::<Comment>("comment", comment)?,
         };
-        change_command(
-            ctx,
-            Role::Approver,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Rejects a change (approver; never the requester).
@@ -101,15 +94,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Reject {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            Role::Approver,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Schedules (or reschedules) a change; a freeze blocks non-emergency changes (change manager).
@@ -124,12 +109,13 @@ impl ChangeMutation {
         let id = parse_id("id", &id)?;
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::ScheduleChange {
+            AppCommand::Change {
                 id,
-                window: window.into(),
+                intent: ChangeCommand::Schedule(ScheduleChange {
+                    window: window.into(),
+                }),
             },
         )
         .await?;
@@ -146,7 +132,6 @@ impl ChangeMutation {
     ) -> async_graphql::Result<ChangePayload> {
         change_command(
             ctx,
-            Role::ChangeManager,
             &id,
             idempotency_key,
             expected_version,
@@ -183,15 +168,7 @@ impl ChangeMutation {
                 })
                 .collect::<Result<_, ApiError>>()?,
         };
-        change_command(
-            ctx,
-            Role::ChangeManager,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Completes a validated change (change manager).
@@ -206,15 +183,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Complete {
             summary: one_text::<Summary>("summary", summary)?,
         };
-        change_command(
-            ctx,
-            Role::ChangeManager,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Marks a change failed (change manager).
@@ -229,15 +198,7 @@ impl ChangeMutation {
         let command = ChangeCommand::Fail {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            Role::ChangeManager,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Marks a change rolled back (change manager).
@@ -252,15 +213,7 @@ impl ChangeMutation {
         let command = ChangeCommand::RollBack {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            Role::ChangeManager,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 
     /// Cancels a change before it starts (change manager).
@@ -275,14 +228,6 @@ impl ChangeMutation {
         let command = ChangeCommand::Cancel {
             reason: one_text::<Reason>("reason", reason)?,
         };
-        change_command(
-            ctx,
-            Role::ChangeManager,
-            &id,
-            idempotency_key,
-            expected_version,
-            command,
-        )
-        .await
+        change_command(ctx, &id, idempotency_key, expected_version, command).await
     }
 }

@@ -1,6 +1,7 @@
 //! Change freezes: create, cancel.
 
 use super::*;
+use opsledger_domain::freeze::{CancelFreeze, CreateFreeze, FreezeCommand};
 
 /// The freeze mutations.
 #[derive(Default)]
@@ -20,16 +21,19 @@ impl FreezeMutation {
             None => FreezeScope::Global,
             Some(ids) => FreezeScope::Services(parse_ids("input.services", ids)?),
         };
+        let id = FreezeId::new(Ulid::new());
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::CreateFreeze {
-                id: None,
-                window: input.window.into(),
-                scope,
-                reason: one_text::<Reason>("input.reason", input.reason)?,
+            AppCommand::Freeze {
+                id,
+                intent: FreezeCommand::Create(CreateFreeze {
+                    id,
+                    window: input.window.into(),
+                    scope,
+                    reason: one_text::<Reason>("input.reason", input.reason)?,
+                }),
             },
         )
         .await?;
@@ -48,12 +52,13 @@ impl FreezeMutation {
         let id = parse_id("id", &id)?;
         let out = execute(
             ctx,
-            Role::ChangeManager,
             idempotency_key,
             expected_version,
-            AppCommand::CancelFreeze {
+            AppCommand::Freeze {
                 id,
-                reason: one_text::<Reason>("reason", reason)?,
+                intent: FreezeCommand::Cancel(CancelFreeze {
+                    reason: one_text::<Reason>("reason", reason)?,
+                }),
             },
         )
         .await?;

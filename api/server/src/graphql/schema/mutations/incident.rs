@@ -1,6 +1,8 @@
 //! Incidents: declare, respond, merge, resolve, and alert ingestion.
 
 use super::*;
+use opsledger_domain::alert::IngestAlert;
+use opsledger_domain::incident::DeclareIncident;
 
 /// The incident mutations.
 #[derive(Default)]
@@ -17,25 +19,28 @@ impl IncidentMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<IncidentPayload> {
         let mut text = CommandText::new();
-        let declare = DeclareInput {
+        let id = IncidentId::new(Ulid::new());
+        let declare = DeclareIncident {
+            id,
             impacts: parse_impacts("input.impacts", &input.impacts)?,
             title: text.string::<Title>("input.title", input.title)?,
             description: text.string::<Description>("input.description", input.description)?,
             severity: input.severity.map(Into::into),
             started_at: input.started_at.map(|t| t.0),
             detected_at: input.detected_at.map(|t| t.0),
+            alert_group: None,
         };
         let out = execute(
             ctx,
-            Role::Responder,
             idempotency_key,
             expected_version,
-            AppCommand::DeclareIncident {
-                id: None,
-                input: declare,
+            AppCommand::Incident {
+                id,
+                intent: IncidentCommand::Declare(declare),
             },
         )
         .await?;
+        // A replayed key names the incident of the first call.
         let id: IncidentId = parse_id("id", &ID(id_of(&out.stream_id)))?;
         Ok(incident_payload(ctx, id, out)?)
     }
@@ -244,7 +249,6 @@ impl IncidentMutation {
         let target: IncidentId = parse_id("into", &into)?;
         let out = execute(
             ctx,
-            Role::Responder,
             idempotency_key,
             expected_version,
             AppCommand::MergeIncident { duplicate, target },
@@ -344,9 +348,11 @@ impl IncidentMutation {
                 ))
             })
             .collect::<Result<_, ApiError>>()?;
-        let alert = AlertInput {
-            service,
-            dedup_key: text.string::<DedupKey>("input.dedupKey", input.dedup_key)?,
+        let alert = IngestAlert {
+            group: opsledger_domain::alert::AlertGroupKey {
+                service,
+                dedup_key: text.string::<DedupKey>("input.dedupKey", input.dedup_key)?,
+            },
             source: text.string::<AlertSource>("input.source", input.source)?,
             summary: text.string::<AlertSummary>("input.summary", input.summary)?,
             severity_hint: input.severity_hint.map(Into::into),
@@ -357,10 +363,10 @@ impl IncidentMutation {
                 .map(Into::into)
                 .unwrap_or(opsledger_domain::incident::ImpactLevel::PartialOutage),
             started_at: input.started_at.map(|t| t.0),
+            new_incident_id: IncidentId::new(Ulid::new()),
         };
         let out = execute(
             ctx,
-            Role::Responder,
             idempotency_key,
             expected_version,
             AppCommand::IngestAlert(alert),

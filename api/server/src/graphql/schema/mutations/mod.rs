@@ -1,18 +1,16 @@
-//! One mutation per domain command. Each checks its role, acts as the
-//! authenticated principal, accepts `idempotencyKey` and `expectedVersion`,
-//! and returns after the read models include its events, with the changed
-//! entity and the log position.
+//! One mutation per domain command. Each builds the domain intent, acts as the
+//! authenticated principal (the application service checks its role: see
+//! `crate::app::guard`), accepts `idempotencyKey` and `expectedVersion`, and
+//! returns after the read models include its events, with the changed entity
+//! and the log position.
 
 use super::bounded_input::{parse_text, CommandText};
 use super::types::{
     gid, parse_id, projections, Change, Freeze, ImpactLevel, Incident, Review, Service, Severity,
     Visibility,
 };
-use crate::app::{
-    AlertInput, AppCommand, AppService, ChangeRequestInput, CommandMeta, CommandOutcome,
-    DeclareInput,
-};
-use crate::auth::require_role;
+use crate::app::{AppCommand, AppService, CommandMeta, CommandOutcome};
+use crate::auth::require_principal;
 use crate::error::ApiError;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::schema::mutations_inputs::{
@@ -30,9 +28,7 @@ use opsledger_domain::text::{
     LabelName, LabelValue, Name, Note, Person, Plan, Reason, StatusMessage, StepName, Summary,
     Title, MAX_LABELS,
 };
-use opsledger_domain::{
-    ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, Role, ServiceId,
-};
+use opsledger_domain::{ActionItemId, Actor, ChangeId, FreezeId, IncidentId, ReviewId, ServiceId};
 use opsledger_storage::Ulid;
 use std::sync::Arc;
 
@@ -136,15 +132,14 @@ fn app<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppService>, ApiError> {
         .map_err(|_| ApiError::internal("the application service is missing from the schema data"))
 }
 
-/// Checks `role`, then executes `command` as the authenticated principal.
+/// Executes `command` as the authenticated principal (the service checks its role).
 async fn execute(
     ctx: &Context<'_>,
-    role: Role,
     idempotency_key: Option<String>,
     expected_version: Option<u64>,
     command: AppCommand,
 ) -> Result<CommandOutcome, ApiError> {
-    let who = require_role(ctx, role)?;
+    let who = require_principal(ctx)?;
     let idempotency_key = idempotency_key
         .map(|key| parse_text::<IdempotencyKey>("idempotencyKey", key))
         .transpose()?
@@ -228,56 +223,41 @@ fn review_payload(
     })
 }
 
-/// Runs an incident command on `id` (responder).
+/// Runs an incident command on `id`.
 async fn incident_command(
     ctx: &Context<'_>,
     id: &ID,
     key: Option<String>,
     expected: Option<u64>,
-    command: IncidentCommand,
+    intent: IncidentCommand,
 ) -> async_graphql::Result<IncidentPayload> {
     let id: IncidentId = parse_id("id", id)?;
-    let out = execute(
-        ctx,
-        Role::Responder,
-        key,
-        expected,
-        AppCommand::Incident { id, command },
-    )
-    .await?;
+    let out = execute(ctx, key, expected, AppCommand::Incident { id, intent }).await?;
     Ok(incident_payload(ctx, id, out)?)
 }
 
-/// Runs a change command on `id` with `role`.
+/// Runs a change command on `id`.
 async fn change_command(
     ctx: &Context<'_>,
-    role: Role,
     id: &ID,
     key: Option<String>,
     expected: Option<u64>,
-    command: ChangeCommand,
+    intent: ChangeCommand,
 ) -> async_graphql::Result<ChangePayload> {
     let id: ChangeId = parse_id("id", id)?;
-    let out = execute(ctx, role, key, expected, AppCommand::Change { id, command }).await?;
+    let out = execute(ctx, key, expected, AppCommand::Change { id, intent }).await?;
     Ok(change_payload(ctx, out)?)
 }
 
-/// Runs a review command on `id` (responder).
+/// Runs a review command on `id`.
 async fn review_command(
     ctx: &Context<'_>,
     id: &ID,
     key: Option<String>,
     expected: Option<u64>,
-    command: ReviewCommand,
+    intent: ReviewCommand,
 ) -> async_graphql::Result<ReviewPayload> {
     let id: ReviewId = parse_id("id", id)?;
-    let out = execute(
-        ctx,
-        Role::Responder,
-        key,
-        expected,
-        AppCommand::Review { id, command },
-    )
-    .await?;
+    let out = execute(ctx, key, expected, AppCommand::Review { id, intent }).await?;
     Ok(review_payload(ctx, out, None)?)
 }

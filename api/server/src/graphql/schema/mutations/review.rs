@@ -17,12 +17,15 @@ impl ReviewMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ReviewPayload> {
         let incident = parse_id("incident", &incident)?;
+        let id = ReviewId::new(Ulid::new());
         let out = execute(
             ctx,
-            Role::Responder,
             idempotency_key,
             expected_version,
-            AppCommand::CreateReview { id: None, incident },
+            AppCommand::Review {
+                id,
+                intent: ReviewCommand::Create { id, incident },
+            },
         )
         .await?;
         Ok(review_payload(ctx, out, None)?)
@@ -67,12 +70,11 @@ impl ReviewMutation {
         };
         let out = execute(
             ctx,
-            Role::Responder,
             idempotency_key,
             expected_version,
             AppCommand::Review {
                 id: review,
-                command,
+                intent: command,
             },
         )
         .await?;

@@ -1,6 +1,7 @@
 //! Services: register, update, retire (admin).
 
 use super::*;
+use opsledger_domain::service::{RegisterService, RetireService, ServiceCommand, UpdateService};
 
 /// The service mutations.
 #[derive(Default)]
@@ -17,12 +18,13 @@ impl ServiceMutation {
         expected_version: Option<u64>,
     ) -> async_graphql::Result<ServicePayload> {
         let profile = input.try_into()?;
+        let id = ServiceId::new(Ulid::new());
+        let intent = ServiceCommand::Register(RegisterService { id, profile });
         let out = execute(
             ctx,
-            Role::Admin,
             idempotency_key,
             expected_version,
-            AppCommand::RegisterService { id: None, profile },
+            AppCommand::Service { id, intent },
         )
         .await?;
         Ok(service_payload(ctx, out)?)
@@ -39,12 +41,12 @@ impl ServiceMutation {
     ) -> async_graphql::Result<ServicePayload> {
         let id = parse_id("id", &id)?;
         let profile = input.try_into()?;
+        let intent = ServiceCommand::Update(UpdateService { profile });
         let out = execute(
             ctx,
-            Role::Admin,
             idempotency_key,
             expected_version,
-            AppCommand::UpdateService { id, profile },
+            AppCommand::Service { id, intent },
         )
         .await?;
         Ok(service_payload(ctx, out)?)
@@ -62,12 +64,13 @@ impl ServiceMutation {
         let id = parse_id("id", &id)?;
         let out = execute(
             ctx,
-            Role::Admin,
             idempotency_key,
             expected_version,
-            AppCommand::RetireService {
+            AppCommand::Service {
                 id,
-                reason: one_text::<Reason>("reason", reason)?,
+                intent: ServiceCommand::Retire(RetireService {
+                    reason: one_text::<Reason>("reason", reason)?,
+                }),
             },
         )
         .await?;

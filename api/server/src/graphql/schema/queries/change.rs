@@ -18,7 +18,7 @@ impl ChangeQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Change>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let filter = filter.unwrap_or_default().to_filter()?;
         let args = PageArgs {
             first,
@@ -33,7 +33,7 @@ impl ChangeQuery {
 
     /// One change with risk, approvals and conflicts (role viewer; NOT_FOUND if unknown).
     async fn change(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Change> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let cid: ChangeId = parse_id("id", &id)?;
         Ok(Change::fetch(projections(ctx)?, cid).ok_or_else(|| not_found("change", cid))?)
     }
@@ -46,7 +46,7 @@ impl ChangeQuery {
         to: DateTime,
         service_id: Option<ID>,
     ) -> async_graphql::Result<ChangeCalendar> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let range = window("to", from, to)?;
         let service = optional_id("serviceId", &service_id)?;
         let calendar = projections(ctx)?.read(|m| m.changes.calendar(range, service));

@@ -14,7 +14,7 @@ impl FreezeQuery {
         ctx: &Context<'_>,
         #[graphql(default)] include_cancelled: bool,
     ) -> async_graphql::Result<Vec<Freeze>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let mut list: Vec<Freeze> = projections(ctx)?.read(|m| {
             m.changes
                 .freezes()
@@ -29,7 +29,7 @@ impl FreezeQuery {
 
     /// One freeze window (role viewer; NOT_FOUND if unknown).
     async fn freeze(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Freeze> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let fid: FreezeId = parse_id("id", &id)?;
         Ok(Freeze::fetch(projections(ctx)?, fid).ok_or_else(|| not_found("freeze", fid))?)
     }

@@ -18,7 +18,7 @@ impl IncidentQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Incident>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let filter = filter.unwrap_or_default().to_filter()?;
         let args = PageArgs {
             first,
@@ -33,14 +33,14 @@ impl IncidentQuery {
 
     /// One incident with its timeline, links and runbooks (role viewer; NOT_FOUND if unknown).
     async fn incident(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Incident> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let iid: IncidentId = parse_id("id", &id)?;
         Ok(Incident::fetch(projections(ctx)?, iid).ok_or_else(|| not_found("incident", iid))?)
     }
 
     /// Every alert group (role viewer).
     async fn alert_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AlertGroup>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         Ok(projections(ctx)?.read(|m| m.incidents.alert_groups().map(AlertGroup::from).collect()))
     }
 }

@@ -9,12 +9,13 @@ use super::types::{
     ChangeStatus, ChangeType, Freeze, Incident, IncidentStatus, Review, ReviewStatus, RiskLevel,
     Service, Severity,
 };
-use crate::auth::require_role;
+use crate::app::Operation;
+use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, InputObject, MergedObject, Object, SimpleObject, ID};
 use opsledger_domain::service::Tier;
-use opsledger_domain::{ChangeId, FreezeId, IncidentId, ReviewId, Role, ServiceId, TimeWindow};
+use opsledger_domain::{ChangeId, FreezeId, IncidentId, ReviewId, ServiceId, TimeWindow};
 use opsledger_projections::models::changes::ChangeFilter;
 use opsledger_projections::models::incidents::IncidentFilter;
 use opsledger_projections::models::reviews::{ActionItemFilter, ReviewFilter};

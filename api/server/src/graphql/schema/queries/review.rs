@@ -18,7 +18,7 @@ impl ReviewQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Review>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let input = filter.unwrap_or_default();
         let filter = ReviewFilter {
             status: input.status.map(Into::into),
@@ -37,7 +37,7 @@ impl ReviewQuery {
 
     /// One review (role viewer; NOT_FOUND if unknown).
     async fn review(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Review> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let rid: ReviewId = parse_id("id", &id)?;
         Ok(Review::fetch(projections(ctx)?, rid).ok_or_else(|| not_found("review", rid))?)
     }
@@ -52,7 +52,7 @@ impl ReviewQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<ActionItem>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let input = filter.unwrap_or_default();
         let filter = ActionItemFilter {
             owner: input.owner.clone(),

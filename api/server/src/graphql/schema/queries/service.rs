@@ -18,7 +18,7 @@ impl ServiceQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<CursorConnection<Service>> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let filter = filter.unwrap_or_default().to_filter()?;
         let args = PageArgs {
             first,
@@ -33,7 +33,7 @@ impl ServiceQuery {
 
     /// One service (role viewer; NOT_FOUND if unknown).
     async fn service(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Service> {
-        require_role(ctx, Role::Viewer)?;
+        authorize(ctx, Operation::Read)?;
         let sid: ServiceId = parse_id("id", &id)?;
         Ok(Service::fetch(projections(ctx)?, sid).ok_or_else(|| not_found("service", sid))?)
     }
