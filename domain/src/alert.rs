@@ -19,57 +19,16 @@
 //! An ingest's facts ([`AlertFacts`]) are the alerting service's.
 
 use crate::context::{Actor, Context};
-use crate::ids::{IncidentId, ServiceId};
+use crate::ids::IncidentId;
 use crate::incident::MAX_TITLE_CHARS;
 use crate::incident::{DeclareIncident, ImpactLevel, ServiceFacts, ServiceImpact, Severity};
 use crate::time::Timestamp;
 use crate::{Aggregate, DomainError, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-/// The longest accepted dedup key, in characters.
-pub const MAX_DEDUP_KEY_CHARS: usize = 200;
-
-/// The stream id of an alert group: `alertgroup-<service ulid>-<dedup key>`.
-pub fn alert_group_stream_id(service: ServiceId, dedup_key: &str) -> String {
-    format!("alertgroup-{service}-{dedup_key}")
-}
-
-/// Identifies an alert group: a service and a dedup key (fingerprint).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct AlertGroupKey {
-    /// The alerting service.
-    pub service: ServiceId,
-    /// The dedup key / fingerprint (non-empty, at most [`MAX_DEDUP_KEY_CHARS`]).
-    pub dedup_key: String,
-}
-
-impl AlertGroupKey {
-    /// A validated key.
-    pub fn new(service: ServiceId, dedup_key: impl Into<String>) -> Result<Self, AlertError> {
-        let key = AlertGroupKey {
-            service,
-            dedup_key: dedup_key.into(),
-        };
-        key.validate()?;
-        Ok(key)
-    }
-
-    /// Checks the dedup key: non-empty, at most [`MAX_DEDUP_KEY_CHARS`] characters.
-    pub fn validate(&self) -> Result<(), AlertError> {
-        if self.dedup_key.is_empty() {
-            Err(AlertError::EmptyDedupKey)
-        } else if self.dedup_key.chars().count() > MAX_DEDUP_KEY_CHARS {
-            Err(AlertError::DedupKeyTooLong)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// This group's stream id (see [`alert_group_stream_id`]).
-    pub fn stream_id(&self) -> String {
-        alert_group_stream_id(self.service, &self.dedup_key)
-    }
-}
+pub use crate::alert_group_key::{
+    alert_group_stream_id, AlertGroupKey, DedupKeyError, MAX_DEDUP_KEY_CHARS,
+};
 
 /// One alert as received from a monitoring source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +282,15 @@ pub enum AlertError {
     /// after the server's clock.
     #[error("the alert's startedAt lies more than 5 minutes after the server's clock")]
     StartedInFuture,
+}
+
+impl From<DedupKeyError> for AlertError {
+    fn from(err: DedupKeyError) -> Self {
+        match err {
+            DedupKeyError::Empty => AlertError::EmptyDedupKey,
+            DedupKeyError::TooLong => AlertError::DedupKeyTooLong,
+        }
+    }
 }
 
 /// The folded state of one alert group.

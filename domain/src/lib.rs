@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod alert_group_key;
 pub mod change;
 pub mod context;
 pub mod freeze;

@@ -123,13 +123,16 @@ macro_rules! bounded_text {
     };
 }
 
+/// The longest accepted title (incident, change, action item), in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
 bounded_text!(
     /// A service name (unique display name): one line, at most 100 characters.
     Name, crate::service::MAX_NAME_CHARS, Lines::Single
 );
 bounded_text!(
     /// A title (incident, change, action item): one line, at most 200 characters.
-    Title, crate::incident::MAX_TITLE_CHARS, Lines::Single
+    Title, MAX_TITLE_CHARS, Lines::Single
 );
 bounded_text!(
     /// A team name (a service's owner team): one line, at most 100 characters.
@@ -190,7 +193,7 @@ bounded_text!(
 );
 bounded_text!(
     /// An alert group's dedup key / fingerprint: one line, 1 to 200 characters.
-    DedupKey, crate::alert::MAX_DEDUP_KEY_CHARS, Lines::Single, extra = non_empty
+    DedupKey, crate::alert_group_key::MAX_DEDUP_KEY_CHARS, Lines::Single, extra = non_empty
 );
 bounded_text!(
     /// Where an alert came from (e.g. `alertmanager`): one line, at most 100 characters.

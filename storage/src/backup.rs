@@ -342,7 +342,7 @@ pub async fn backup_from(
         report
             .last_position
             .map_or("none".into(), |p| p.to_string()),
-        crate::export::hex(&report.last_hash),
+        crate::hex::hex(&report.last_hash),
     );
     std::fs::write(&manifest, text).map_err(|e| TransferError::io(&manifest, e))?;
     Ok(report)

@@ -28,6 +28,7 @@ pub mod command_id;
 pub mod error;
 pub mod event;
 pub mod export;
+pub mod hex;
 pub mod layout;
 pub mod limits;
 pub mod segment;

@@ -1,33 +1,21 @@
 //! One function per command kind: gather the facts, decide, append, follow up.
 
-use super::stream::{append, load, AppendMeta, Loaded};
+use super::decide::{decide, Existing};
+use super::facts::{catalog_facts, incident_facts, incident_service_facts};
+use super::stream::Loaded;
 use super::workflow;
-use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided, MAX_ATTEMPTS};
+use super::{AppCommand, AppError, AppService, CommandMeta, CommandOutcome, Decided};
 use crate::Principal;
 use opsledger_domain::alert::{
-    AlertFacts, AlertGroupCommand, AlertGroupEvent, AlertGroupState, IngestAlert,
+    AlertError, AlertFacts, AlertGroupCommand, AlertGroupEvent, AlertGroupState, IngestAlert,
 };
 use opsledger_domain::change::{ChangeCommand, ChangeFacts, ChangeState, ServiceFact};
 use opsledger_domain::freeze::{FreezeCommand, FreezeState};
-use opsledger_domain::incident::{DeclarationFacts, IncidentCommand, IncidentState, ServiceFacts};
-use opsledger_domain::review::{
-    IncidentFacts, ReviewCommand, ReviewFacts, ReviewState, TimelineEntry,
-};
-use opsledger_domain::service::{CatalogFacts, ServiceCommand, ServiceProfile, ServiceState};
-use opsledger_domain::{
-    Actor, Aggregate, ChangeId, Context, DomainEvent, IncidentId, ServiceId, Timestamp,
-};
-use opsledger_storage::{decode_payload, RecordedEvent, Ulid};
-use std::time::{Duration, Instant};
-
-/// Whether a command needs its stream to exist (and what to call it when it does not).
-#[derive(Clone, Copy)]
-pub(crate) enum Existing {
-    /// The command creates the stream.
-    Creates,
-    /// The stream must exist; NOT_FOUND names this kind.
-    Required(&'static str),
-}
+use opsledger_domain::incident::{DeclarationFacts, IncidentCommand, IncidentState};
+use opsledger_domain::review::{ReviewCommand, ReviewFacts, ReviewState};
+use opsledger_domain::service::{ServiceCommand, ServiceState};
+use opsledger_domain::{Aggregate, ChangeId, Context, DomainEvent, IncidentId, ServiceId};
+use opsledger_storage::{decode_payload, RecordedEvent};
 
 /// Dispatches `command`: gathers the facts its intent needs and decides it.
 pub(super) async fn run(
@@ -221,98 +209,6 @@ where
     Ok(outcome_of(app, stream_id, &decided))
 }
 
-/// Loads, decides `intent` with the `facts` gathered for the loaded state and
-/// appends on one stream, re-deciding (facts gathered anew) after a lost race
-/// (unless the client named the version it expects); decided at `at`, or the
-/// clock's now.
-// The arguments are the decision's inputs; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn decide<A: Aggregate>(
-    app: &AppService,
-    who: &Principal,
-    meta: &CommandMeta,
-    command_id: &str,
-    stream_id: &str,
-    existing: Existing,
-    at: Option<Timestamp>,
-    intent: &A::Command,
-    facts: impl Fn(&A, &Context) -> Result<A::Facts, AppError>,
-) -> Result<Decided<A>, AppError>
-where
-    A::Command: Clone,
-{
-    let correlation_id = Ulid::new();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let loaded: Loaded<A> = app.load(stream_id).await?;
-        if let Existing::Required(what) = existing {
-            if loaded.last_version.is_none() {
-                return Err(AppError::not_found(what, stream_id));
-            }
-        }
-        if let Some(expected) = meta.expected_version {
-            if loaded.last_version != Some(expected) {
-                return Err(AppError::Conflict {
-                    stream_id: stream_id.to_string(),
-                    expected: Some(expected),
-                    actual: loaded.last_version,
-                });
-            }
-        }
-        let ctx = who.context(at.unwrap_or_else(|| app.clock.now()));
-        let facts = facts(&loaded.state, &ctx)?;
-        let events = loaded.state.decide(intent.clone(), facts, &ctx)?;
-        if events.is_empty() {
-            return Ok(Decided {
-                events,
-                outcome: None,
-                stream_version: loaded.last_version,
-            });
-        }
-        let started = Instant::now();
-        let appended = append::<A>(
-            app.store.as_ref(),
-            AppendMeta {
-                stream_id,
-                expected: loaded.expected(),
-                command_id,
-                actor: who.actor.as_str(),
-                correlation_id,
-                recorded_at_ms: ctx.now.millis(),
-            },
-            &events,
-        )
-        .await;
-        if let Some(metrics) = app.metrics.get() {
-            metrics.observe_append(started.elapsed());
-        }
-        match appended {
-            Ok(outcome) => {
-                app.aggregate_cache
-                    .remember_append(stream_id, &loaded, &events, &outcome);
-                return Ok(Decided {
-                    events,
-                    stream_version: Some(outcome.stream_version),
-                    outcome: Some(outcome),
-                });
-            }
-            Err(AppError::Conflict { .. })
-                if meta.expected_version.is_none() && attempt < MAX_ATTEMPTS =>
-            {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            Err(other) => return Err(other),
-        }
-    }
-}
-
-/// A short, jittered pause before re-deciding after a lost race.
-fn backoff(attempt: u32) -> Duration {
-    let jitter = u64::from(Ulid::new().random() as u8 % 8);
-    Duration::from_millis(u64::from(attempt.min(10)) + jitter)
-}
-
 /// The outcome of a single-stream command.
 fn outcome_of<A: Aggregate>(
     app: &AppService,
@@ -332,59 +228,6 @@ fn outcome_of<A: Aggregate>(
         replayed: false,
         incident: None,
     }
-}
-
-/// Name-uniqueness and dependency facts for registering or updating `id`.
-fn catalog_facts(app: &AppService, id: ServiceId, profile: &ServiceProfile) -> CatalogFacts {
-    app.projections.read(|m| CatalogFacts {
-        name_taken: m
-            .services
-            .by_name(&profile.name)
-            .is_some_and(|other| other.id != id),
-        dependency_graph: m.services.dependency_graph_without(Some(id)),
-    })
-}
-
-/// The facts about a service an incident declaration needs.
-pub(crate) fn incident_service_facts(
-    app: &AppService,
-    id: ServiceId,
-) -> Result<ServiceFacts, AppError> {
-    app.projections
-        .read(|m| {
-            m.services.get(id).map(|v| ServiceFacts {
-                tier: v.profile.tier,
-                retired: v.retired,
-                escalation_policy: v.profile.escalation_policy.clone(),
-            })
-        })
-        .ok_or_else(|| AppError::not_found("service", id))
-}
-
-/// The facts about an incident a review needs (status, severity, generated timeline).
-async fn incident_facts(app: &AppService, id: IncidentId) -> Result<IncidentFacts, AppError> {
-    let loaded: Loaded<IncidentState> = load(app.store.as_ref(), &id.stream_id()).await?;
-    if !loaded.state.is_declared() {
-        return Err(AppError::not_found("incident", id));
-    }
-    let timeline =
-        opsledger_projections::models::incidents::incident_timeline(app.store.as_ref(), id)
-            .await
-            .map_err(AppError::Projection)?
-            .into_iter()
-            .map(|item| TimelineEntry {
-                at: item.at,
-                actor: Actor(item.actor),
-                kind: item.kind,
-                text: item.text,
-            })
-            .collect();
-    Ok(IncidentFacts {
-        id,
-        status: loaded.state.status,
-        severity: loaded.state.severity,
-        timeline,
-    })
 }
 
 /// An incident command but a merge: a declaration with its services' facts; any
@@ -578,7 +421,7 @@ async fn ingest_alert(
     intent
         .group
         .validate()
-        .map_err(|e| AppError::Domain(e.into()))?;
+        .map_err(|e| AppError::Domain(AlertError::from(e).into()))?;
     let stream = intent.group.stream_id();
     let command = AlertGroupCommand::Ingest(intent);
     let decided = decide::<AlertGroupState>(

@@ -4,6 +4,7 @@ use super::*;
 use crate::incident::{DeclarationFacts, IncidentCommand, IncidentEvent, IncidentState};
 use crate::service::{EscalationPolicy, Tier};
 use crate::testing;
+use crate::ServiceId;
 use proptest::prelude::*;
 use ulid::Ulid;
 
@@ -165,11 +166,11 @@ fn stream_id_names_service_and_dedup_key() {
 #[test]
 fn dedup_key_must_be_non_empty_and_at_most_200_chars() {
     assert_eq!(
-        AlertGroupKey::new(sid(1), ""),
+        AlertGroupKey::new(sid(1), "").map_err(AlertError::from),
         Err(AlertError::EmptyDedupKey)
     );
     assert_eq!(
-        AlertGroupKey::new(sid(1), "k".repeat(201)),
+        AlertGroupKey::new(sid(1), "k".repeat(201)).map_err(AlertError::from),
         Err(AlertError::DedupKeyTooLong)
     );
     assert_eq!(

@@ -4,7 +4,7 @@
 //! carry an over-long note, status update, summary or reason.
 
 use super::model::{ImpactLevel, ServiceImpact, Severity, Stage, Visibility};
-use crate::alert::AlertGroupKey;
+use crate::alert_group_key::AlertGroupKey;
 use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId, ServiceId};
 use crate::text::{Note, Reason, StatusMessage, Summary};

@@ -8,13 +8,13 @@ use super::model::{
 };
 use super::state::IncidentState;
 use super::IncidentError;
-use crate::alert::AlertGroupKey;
+use crate::alert_group_key::AlertGroupKey;
 use crate::context::{Actor, Context};
 use crate::ids::{ChangeId, IncidentId, ServiceId};
 use crate::text::BoundedText;
 
 /// The longest accepted title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
+pub use crate::text::MAX_TITLE_CHARS;
 
 /// The longest recorded reason of an undone merge, in characters.
 pub const MAX_UNDO_REASON_CHARS: usize = 500;

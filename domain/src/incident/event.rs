@@ -2,7 +2,7 @@
 //! Variants are appended at the end only (bincode encodes the variant index).
 
 use super::model::{ImpactLevel, IncidentStatus, ServiceImpact, Severity, Visibility};
-use crate::alert::AlertGroupKey;
+use crate::alert_group_key::AlertGroupKey;
 use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId, ServiceId};
 use crate::service::EscalationPolicy;

@@ -2,7 +2,7 @@
 
 use super::event::IncidentEvent;
 use super::model::{IncidentStatus, ServiceImpact, Severity};
-use crate::alert::AlertGroupKey;
+use crate::alert_group_key::AlertGroupKey;
 use crate::context::Actor;
 use crate::ids::{ChangeId, IncidentId};
 use crate::service::EscalationPolicy;

@@ -4,7 +4,8 @@
 
 use super::rules::{follow_up_id, FollowUpKind, Trigger};
 use crate::crash_point;
-use crate::execute::{decide, incident_service_facts, Existing};
+use crate::decide::{decide, Existing};
+use crate::facts::incident_service_facts;
 use crate::stream::Loaded;
 use crate::Principal;
 use crate::{AppError, AppService, CommandMeta};
