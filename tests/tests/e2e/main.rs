@@ -4,6 +4,7 @@
 
 mod alertmanager_routing;
 mod app_service;
+mod as_of_truth;
 mod backup_online;
 mod backup_restore;
 mod browser_status;
