@@ -48,4 +48,4 @@ pub use projection::{Applied, Checkpointed, EventMeta, Projection};
 pub use runner::{rebuild, ProjectionHandle, ProjectionRunner, RebuildReport, RunnerConfig};
 pub use snapshot::SnapshotStore;
 pub use status::{status_page, ServiceHealth, StatusPage};
-pub use time_travel::{aggregate_as_of, AsOf, HistoricState};
+pub use time_travel::{advance_models, aggregate_as_of, read_models_as_of, AsOf, HistoricState};

@@ -1,10 +1,15 @@
 //! Time travel: the state of one aggregate as of a log position or a
-//! timestamp, folded from its stream with the domain's own `evolve`.
+//! timestamp, folded from its stream with the domain's own `evolve`; and the
+//! read models as of a point ([`read_models_as_of`]), the log's prefix folded
+//! with the live projection's own `apply`, so an entity's links (reviews,
+//! caused incidents, alert groups, services, ...) resolve as of the same point.
 
 use opsledger_domain::{Aggregate, DomainEvent};
 use opsledger_storage::{codec::decode_payload, Direction, EventStore};
 
 use crate::error::ProjectionError;
+use crate::models::ReadModels;
+use crate::projection::Checkpointed;
 
 /// Up to where the stream is folded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +33,56 @@ pub struct HistoricState<A> {
     pub recorded_at_ms: i64,
 }
 
+impl AsOf {
+    /// Whether an event at `position` recorded at `recorded_at_ms` is included.
+    pub fn includes(self, position: u64, recorded_at_ms: i64) -> bool {
+        match self {
+            AsOf::Position(p) => position <= p,
+            AsOf::Time(t) => recorded_at_ms <= t,
+        }
+    }
+}
+
+/// Events read per call while folding the log.
+const LOG_PAGE: usize = 1024;
+
+/// Folds the log into `models` from its next position while `as_of` includes
+/// the events: the prefix of the log up to the last event at or below the
+/// position (for [`AsOf::Time`], up to the first event recorded after the
+/// instant). Undecodable or refused events are skipped exactly as the live
+/// projection skips them. Folding on from an earlier checkpoint gives the same
+/// state as folding from the start.
+pub async fn advance_models(
+    store: &dyn EventStore,
+    models: &mut Checkpointed<ReadModels>,
+    as_of: AsOf,
+) -> Result<(), ProjectionError> {
+    loop {
+        let page = store.read_all(models.next_position(), LOG_PAGE).await?;
+        let full = page.len() == LOG_PAGE;
+        for event in &page {
+            if !as_of.includes(event.position, event.recorded_at_ms) {
+                return Ok(());
+            }
+            models.apply_recorded(event);
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// The read models as of `as_of`: the log prefix [`advance_models`] folds;
+/// `checkpoint` is the last position folded (`None` if no event is included).
+pub async fn read_models_as_of(
+    store: &dyn EventStore,
+    as_of: AsOf,
+) -> Result<Checkpointed<ReadModels>, ProjectionError> {
+    let mut models = Checkpointed::default();
+    advance_models(store, &mut models, as_of).await?;
+    Ok(models)
+}
+
 /// Events read per call while folding a stream.
 const STREAM_PAGE: usize = 1024;
 
@@ -48,11 +103,7 @@ pub async fn aggregate_as_of<A: Aggregate>(
         from = last.stream_version + 1;
         let full = page.len() == STREAM_PAGE;
         for event in page {
-            let included = match as_of {
-                AsOf::Position(p) => event.position <= p,
-                AsOf::Time(t) => event.recorded_at_ms <= t,
-            };
-            if !included {
+            if !as_of.includes(event.position, event.recorded_at_ms) {
                 break 'pages;
             }
             let decoded = match decode_payload::<DomainEvent>(&event.payload) {

@@ -5,6 +5,7 @@
 mod alertmanager_routing;
 mod app_service;
 mod architecture;
+mod as_of_truth;
 mod backup_online;
 mod backup_restore;
 mod browser_status;

@@ -3,7 +3,9 @@
 //! `crate::payload_json`), and time travel (`incidentAsOf`, `changeAsOf`, `reviewAsOf`): the
 //! entity as the read models showed it at a log position or instant.
 
-use super::types::{not_found, parse_id, projections, store, Change, Incident, Review};
+use super::types::{
+    not_found, parse_id, projections, store, Change, Incident, PastModels, Review, Source,
+};
 use crate::app::Operation;
 use crate::auth::authorize;
 use crate::error::ApiError;
@@ -11,12 +13,11 @@ use crate::graphql::log_event::LogEventObject;
 use crate::graphql::scalars::DateTime;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, OutputType, SimpleObject, ID};
-use opsledger_domain::{Aggregate, ChangeId, DomainEvent, IncidentId, ReviewId, Timestamp};
+use opsledger_domain::{Aggregate, ChangeId, IncidentId, ReviewId, Timestamp};
 use opsledger_projections::models::audit::AuditFilter;
 use opsledger_projections::pagination::{encode_cursor, PageRequest};
-use opsledger_projections::{aggregate_as_of, AsOf, EventMeta, Projection, ReadModels};
-use opsledger_storage::codec::decode_payload;
-use opsledger_storage::{Direction, EventStore};
+use opsledger_projections::{aggregate_as_of, read_models_as_of, AsOf, ReadModels};
+use std::sync::Arc;
 
 /// Filters of the audit query; empty = the whole log.
 #[derive(Clone, Debug, Default)]
@@ -82,7 +83,9 @@ pub async fn audit_page(
     Ok(connection)
 }
 
-/// An entity as of a log position or instant.
+/// An entity as of a log position or instant. The point is the log prefix up to
+/// `asOfPosition`: every event at or below the `position` asked for, or, for an
+/// instant `at`, every event up to the first one recorded after it.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(
     concrete(name = "IncidentAsOf", params(Incident)),
@@ -96,7 +99,14 @@ pub struct AsOfState<T: OutputType> {
     pub stream_version: u64,
     /// When that event was recorded.
     pub recorded_at: DateTime,
-    /// The entity then (links to other entities resolve against the present).
+    /// The last log position of the point (any stream): what the links resolve
+    /// against.
+    pub as_of_position: u64,
+    /// The entity then. Its links and lists resolve as of the same point, never
+    /// against the present: a list (timeline, status updates, reviews, caused
+    /// incidents, alert groups, conflicts, ...) holds only what was there then, and
+    /// a linked entity (cause change, reviews, services, ...) is shown only if it
+    /// existed and was linked then, as it was then.
     pub entity: T,
 }
 
@@ -112,55 +122,41 @@ fn as_of_arg(position: Option<u64>, at: Option<DateTime>) -> Result<AsOf, ApiErr
     }
 }
 
-/// Read models folded from one stream's events up to `position` (inclusive).
-async fn fold_stream(
-    store: &dyn EventStore,
-    stream_id: &str,
-    position: u64,
-) -> Result<ReadModels, ApiError> {
-    const PAGE: usize = 1024;
-    let mut models = ReadModels::default();
-    let mut from = 0u64;
-    loop {
-        let events = store
-            .read_stream(stream_id, from, Direction::Forward, PAGE)
-            .await
-            .map_err(ApiError::internal)?;
-        for event in events.iter().take_while(|e| e.position <= position) {
-            if let Ok(decoded) = decode_payload::<DomainEvent>(&event.payload) {
-                // A refused event is skipped exactly as the live projection does.
-                let _ = models.apply(&EventMeta::of(event), &decoded);
-            }
-        }
-        match events.last() {
-            Some(last) if events.len() == PAGE && last.position <= position => {
-                from = last.stream_version + 1;
-            }
-            _ => return Ok(models),
-        }
-    }
-}
-
-/// `build` applied to the read models of `stream_id` as of `as_of` (None if
-/// the stream had no event by then).
+/// `build` applied to the read models as of `as_of` (None if the stream
+/// `stream_id` had no event by then). The read models are the log's prefix up to
+/// that point folded by the live projection's own apply, and the entity built
+/// carries them as its [`Source`]: its links and lists resolve as of the same point.
 async fn entity_as_of<A: Aggregate, T: OutputType>(
     ctx: &Context<'_>,
     stream_id: &str,
     as_of: AsOf,
-    build: impl FnOnce(&ReadModels) -> Option<T>,
+    build: impl FnOnce(&ReadModels, &Source) -> Option<T>,
 ) -> Result<Option<AsOfState<T>>, ApiError> {
     let store = store(ctx)?;
-    let Some(historic) = aggregate_as_of::<A>(store.as_ref(), stream_id, as_of)
+    let past = read_models_as_of(store.as_ref(), as_of)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(point) = past.checkpoint else {
+        return Ok(None);
+    };
+    // The entity's own stream up to the same point (for an instant, the point is
+    // the last event of the log prefix recorded by then).
+    let Some(historic) = aggregate_as_of::<A>(store.as_ref(), stream_id, AsOf::Position(point))
         .await
         .map_err(ApiError::internal)?
     else {
         return Ok(None);
     };
-    let models = fold_stream(store.as_ref(), stream_id, historic.position).await?;
-    Ok(build(&models).map(|entity| AsOfState {
+    let past = Arc::new(PastModels {
+        models: past.model,
+        position: point,
+    });
+    let source = Source::Past(past.clone());
+    Ok(build(&past.models, &source).map(|entity| AsOfState {
         position: historic.position,
         stream_version: historic.stream_version,
         recorded_at: DateTime(Timestamp(historic.recorded_at_ms)),
+        as_of_position: point,
         entity,
     }))
 }
@@ -192,7 +188,7 @@ impl HistoryQuery {
                 ctx,
                 &stream,
                 as_of,
-                |m| Incident::load(m, iid),
+                |m, source| Incident::load_at(m, iid, source),
             )
             .await?,
         )
@@ -213,12 +209,13 @@ impl HistoryQuery {
             return Err(not_found("change", cid).into());
         }
         let stream = cid.stream_id();
-        Ok(
-            entity_as_of::<opsledger_domain::change::ChangeState, _>(ctx, &stream, as_of, |m| {
-                Change::load(m, cid)
-            })
-            .await?,
+        Ok(entity_as_of::<opsledger_domain::change::ChangeState, _>(
+            ctx,
+            &stream,
+            as_of,
+            |m, source| Change::load_at(m, cid, source),
         )
+        .await?)
     }
 
     /// The review as of a log `position` or instant `at` (role viewer).
@@ -236,12 +233,13 @@ impl HistoryQuery {
             return Err(not_found("review", rid).into());
         }
         let stream = rid.stream_id();
-        Ok(
-            entity_as_of::<opsledger_domain::review::ReviewState, _>(ctx, &stream, as_of, |m| {
-                Review::load(m, rid)
-            })
-            .await?,
+        Ok(entity_as_of::<opsledger_domain::review::ReviewState, _>(
+            ctx,
+            &stream,
+            as_of,
+            |m, source| Review::load_at(m, rid, source),
         )
+        .await?)
     }
 }
 

@@ -28,7 +28,7 @@ impl ChangeQuery {
         };
         let page =
             projections(ctx)?.read(|m| args.fetch(|request| m.changes.list(&filter, request)))?;
-        Ok(to_connection(page, Change))
+        Ok(to_connection(page, Change::from))
     }
 
     /// One change with risk, approvals and conflicts (role viewer; NOT_FOUND if unknown).
@@ -51,7 +51,7 @@ impl ChangeQuery {
         let service = optional_id("serviceId", &service_id)?;
         let calendar = projections(ctx)?.read(|m| m.changes.calendar(range, service));
         Ok(ChangeCalendar {
-            changes: calendar.changes.into_iter().map(Change).collect(),
+            changes: calendar.changes.into_iter().map(Change::from).collect(),
             freezes: calendar.freezes.into_iter().map(Freeze).collect(),
         })
     }

@@ -28,7 +28,7 @@ impl IncidentQuery {
         };
         let page =
             projections(ctx)?.read(|m| args.fetch(|request| m.incidents.list(&filter, request)))?;
-        Ok(to_connection(page, Incident))
+        Ok(to_connection(page, Incident::from))
     }
 
     /// One incident with its timeline, links and runbooks (role viewer; NOT_FOUND if unknown).

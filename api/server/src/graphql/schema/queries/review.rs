@@ -32,7 +32,7 @@ impl ReviewQuery {
         };
         let page =
             projections(ctx)?.read(|m| args.fetch(|request| m.reviews.list(&filter, request)))?;
-        Ok(to_connection(page, Review))
+        Ok(to_connection(page, Review::from))
     }
 
     /// One review (role viewer; NOT_FOUND if unknown).

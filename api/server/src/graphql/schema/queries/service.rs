@@ -28,7 +28,7 @@ impl ServiceQuery {
         };
         let page =
             projections(ctx)?.read(|m| args.fetch(|request| m.services.list(&filter, request)))?;
-        Ok(to_connection(page, Service))
+        Ok(to_connection(page, Service::from))
     }
 
     /// One service (role viewer; NOT_FOUND if unknown).

@@ -26,7 +26,7 @@ pub struct ValidationResult {
 
 /// Another change overlapping in time on shared services (a warning).
 #[derive(Clone, Debug)]
-pub struct ChangeConflict(pub opsledger_domain::change::ChangeConflict);
+pub struct ChangeConflict(pub opsledger_domain::change::ChangeConflict, pub Source);
 
 #[Object]
 impl ChangeConflict {
@@ -34,9 +34,11 @@ impl ChangeConflict {
     async fn change_id(&self) -> ID {
         gid(self.0.change)
     }
-    /// The other change.
+    /// The other change (as of the same point when reached from `changeAsOf`).
     async fn change(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Change>> {
-        Ok(Change::fetch(projections(ctx)?, self.0.change))
+        Ok(self
+            .1
+            .read(ctx, |m| Change::load_at(m, self.0.change, &self.1))?)
     }
     /// Its window.
     async fn window(&self) -> TimeWindow {
@@ -50,17 +52,32 @@ impl ChangeConflict {
 
 /// A change request.
 #[derive(Clone, Debug)]
-pub struct Change(pub ChangeView);
+pub struct Change(pub ChangeView, pub Source);
 
 impl Change {
     /// The change `id` from the read models.
     pub fn load(m: &ReadModels, id: ChangeId) -> Option<Change> {
-        m.changes.get(id).cloned().map(Change)
+        Change::load_at(m, id, &Source::Live)
+    }
+
+    /// The change `id` from the read models of `source` (its links resolve there).
+    pub fn load_at(m: &ReadModels, id: ChangeId, source: &Source) -> Option<Change> {
+        m.changes
+            .get(id)
+            .cloned()
+            .map(|v| Change(v, source.clone()))
     }
 
     /// The change `id` from the projections handle.
     pub fn fetch(handle: &Projections, id: ChangeId) -> Option<Change> {
         handle.read(|m| Change::load(m, id))
+    }
+}
+
+impl From<ChangeView> for Change {
+    /// A live change (links resolve against the current read models).
+    fn from(view: ChangeView) -> Self {
+        Change(view, Source::Live)
     }
 }
 
@@ -90,9 +107,9 @@ impl Change {
     async fn service_ids(&self) -> Vec<ID> {
         self.0.services.iter().map(|&s| gid(s)).collect()
     }
-    /// The services it touches.
+    /// The services it touches (as of the same point for an entity of `changeAsOf`).
     async fn services(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
-        load_many(ctx, &self.0.services, Service::load)
+        load_many(ctx, &self.1, &self.0.services, Service::load_at)
     }
     /// Current window.
     async fn window(&self) -> TimeWindow {
@@ -170,16 +187,17 @@ impl Change {
     async fn freezes_overridden(&self) -> Vec<ID> {
         self.0.freezes_overridden.iter().map(|&f| gid(f)).collect()
     }
-    /// Conflicts reported by it and against it.
+    /// Conflicts reported by it and against it (for an entity of `changeAsOf`: those
+    /// reported by then).
     async fn conflicts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChangeConflict>> {
         let id = self.0.id;
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             m.changes
                 .conflicts_of(id)
                 .into_iter()
-                .map(ChangeConflict)
+                .map(|c| ChangeConflict(c, self.1.clone()))
                 .collect()
-        }))
+        })?)
     }
     /// When it started.
     async fn started_at(&self) -> Option<DateTime> {
@@ -205,9 +223,11 @@ impl Change {
     async fn outcome_note(&self) -> Option<&str> {
         self.0.outcome_note.as_deref()
     }
-    /// Incidents naming it as their cause.
+    /// Incidents naming it as their cause, in link order (for an entity of `changeAsOf`:
+    /// the incidents that existed and named it as their cause at that point, each as
+    /// it was then).
     async fn caused_incidents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Incident>> {
-        load_many(ctx, &self.0.caused_incidents, Incident::load)
+        load_many(ctx, &self.1, &self.0.caused_incidents, Incident::load_at)
     }
     /// Stream version of its last event (what `expectedVersion` takes).
     async fn version(&self) -> u64 {

@@ -9,6 +9,8 @@ pub struct ServiceImpact {
     pub service: ServiceId,
     /// How badly.
     pub level: ImpactLevel,
+    /// Where the service resolves.
+    pub source: Source,
 }
 
 #[Object]
@@ -17,9 +19,12 @@ impl ServiceImpact {
     async fn service_id(&self) -> ID {
         gid(self.service)
     }
-    /// The service (null if unknown to the read models).
+    /// The service (null if unknown to the read models; as of the same point for an
+    /// entity of `incidentAsOf`).
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Service>> {
-        Ok(Service::fetch(projections(ctx)?, self.service))
+        Ok(self
+            .source
+            .read(ctx, |m| Service::load_at(m, self.service, &self.source))?)
     }
     /// How badly it is hit.
     async fn level(&self) -> ImpactLevel {
@@ -27,11 +32,13 @@ impl ServiceImpact {
     }
 }
 
-impl From<&opsledger_domain::incident::ServiceImpact> for ServiceImpact {
-    fn from(i: &opsledger_domain::incident::ServiceImpact) -> Self {
+impl ServiceImpact {
+    /// The impact `i`, its service resolved from `source`.
+    pub fn new(i: &opsledger_domain::incident::ServiceImpact, source: &Source) -> Self {
         ServiceImpact {
             service: i.service,
             level: i.level.into(),
+            source: source.clone(),
         }
     }
 }
@@ -107,6 +114,26 @@ pub struct AlertGroup {
     pub last_received_at: Option<DateTime>,
 }
 
+impl AlertGroup {
+    /// A linked group that has never received an alert (no alert-group stream
+    /// yet): its key, no open incident, every counter zero.
+    pub fn never_fired(key: &opsledger_domain::alert::AlertGroupKey) -> Self {
+        AlertGroup {
+            key: AlertGroupKey {
+                service_id: gid(key.service),
+                dedup_key: key.dedup_key.clone(),
+            },
+            open_incident_id: None,
+            firing: false,
+            received: 0,
+            suppressed: 0,
+            resolved: 0,
+            incidents_opened: 0,
+            last_received_at: None,
+        }
+    }
+}
+
 impl From<&AlertGroupView> for AlertGroup {
     fn from(g: &AlertGroupView) -> Self {
         AlertGroup {
@@ -127,17 +154,32 @@ impl From<&AlertGroupView> for AlertGroup {
 
 /// An incident.
 #[derive(Clone, Debug)]
-pub struct Incident(pub IncidentView);
+pub struct Incident(pub IncidentView, pub Source);
 
 impl Incident {
     /// The incident `id` from the read models.
     pub fn load(m: &ReadModels, id: IncidentId) -> Option<Incident> {
-        m.incidents.get(id).cloned().map(Incident)
+        Incident::load_at(m, id, &Source::Live)
+    }
+
+    /// The incident `id` from the read models of `source` (its links resolve there).
+    pub fn load_at(m: &ReadModels, id: IncidentId, source: &Source) -> Option<Incident> {
+        m.incidents
+            .get(id)
+            .cloned()
+            .map(|v| Incident(v, source.clone()))
     }
 
     /// The incident `id` from the projections handle.
     pub fn fetch(handle: &Projections, id: IncidentId) -> Option<Incident> {
         handle.read(|m| Incident::load(m, id))
+    }
+}
+
+impl From<IncidentView> for Incident {
+    /// A live incident (links resolve against the current read models).
+    fn from(view: IncidentView) -> Self {
+        Incident(view, Source::Live)
     }
 }
 
@@ -169,7 +211,11 @@ impl Incident {
     }
     /// Impacted services (the first is the primary one).
     async fn impacts(&self) -> Vec<ServiceImpact> {
-        self.0.impacts.iter().map(ServiceImpact::from).collect()
+        self.0
+            .impacts
+            .iter()
+            .map(|i| ServiceImpact::new(i, &self.1))
+            .collect()
     }
     /// When the problem started.
     async fn started_at(&self) -> DateTime {
@@ -215,22 +261,30 @@ impl Incident {
     async fn cause_change_id(&self) -> Option<ID> {
         self.0.cause_change.map(gid)
     }
-    /// The change named as its cause.
+    /// The change named as its cause (as of the same point for an entity of
+    /// `incidentAsOf`).
     async fn cause_change(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Change>> {
         let Some(id) = self.0.cause_change else {
             return Ok(None);
         };
-        Ok(Change::fetch(projections(ctx)?, id))
+        Ok(self.1.read(ctx, |m| Change::load_at(m, id, &self.1))?)
     }
-    /// Linked alert groups.
+    /// Linked alert groups in link order (the first is the one that opened it, if
+    /// any). A group linked before it ever received an alert is listed
+    /// with zero counters. For an entity of `incidentAsOf`: the groups linked then,
+    /// with their counters then.
     async fn alert_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AlertGroup>> {
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             self.0
                 .alert_groups
                 .iter()
-                .filter_map(|k| m.incidents.alert_group(k).map(AlertGroup::from))
+                .map(|k| {
+                    m.incidents
+                        .alert_group(k)
+                        .map_or_else(|| AlertGroup::never_fired(k), AlertGroup::from)
+                })
                 .collect()
-        }))
+        })?)
     }
     /// The incident it was merged into.
     async fn merged_into_id(&self) -> Option<ID> {
@@ -248,9 +302,10 @@ impl Incident {
     async fn reopen_count(&self) -> u32 {
         self.0.reopen_count
     }
-    /// Its post-incident reviews.
+    /// Its post-incident reviews, oldest first (for an entity of `incidentAsOf`: the
+    /// reviews created by then, each as it was then).
     async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
-        load_many(ctx, &self.0.reviews, Review::load)
+        load_many(ctx, &self.1, &self.0.reviews, Review::load_at)
     }
     /// Every status update, oldest first.
     async fn status_updates(&self) -> Vec<StatusUpdate> {
@@ -266,9 +321,10 @@ impl Incident {
             })
             .collect()
     }
-    /// Runbooks of the impacted services that have one.
+    /// Runbooks of the impacted services that have one (as of the same point for an
+    /// entity of `incidentAsOf`).
     async fn runbooks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Runbook>> {
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             self.0
                 .impacts
                 .iter()
@@ -281,17 +337,20 @@ impl Incident {
                     })
                 })
                 .collect()
-        }))
+        })?)
     }
-    /// Every event of its stream as a timeline, read from the log.
+    /// Every event of its stream as a timeline, oldest first, read from the log (for an
+    /// entity of `incidentAsOf`: only the events at or before that point).
     async fn timeline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TimelineItem>> {
         let store = store(ctx)?;
         let items =
             opsledger_projections::models::incidents::incident_timeline(store.as_ref(), self.0.id)
                 .await
                 .map_err(ApiError::internal)?;
+        let until = self.1.position().unwrap_or(u64::MAX);
         Ok(items
             .into_iter()
+            .take_while(|t| t.position <= until)
             .map(|t| TimelineItem {
                 position: t.position,
                 at: dt(t.at),

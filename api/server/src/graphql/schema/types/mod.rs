@@ -19,6 +19,7 @@ use opsledger_projections::models::incidents::{AlertGroupView, IncidentView};
 use opsledger_projections::models::reviews::{ActionItemView, ReviewView};
 use opsledger_projections::models::services::ServiceView;
 use opsledger_projections::{ProjectionHandle, ReadModels};
+use std::sync::Arc;
 
 pub use super::types_enums::*;
 
@@ -71,13 +72,57 @@ pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> ApiError {
     }
 }
 
-/// Reads several ids through `load`, skipping the missing ones.
+/// The read models as of a past log position (time travel).
+#[derive(Debug)]
+pub struct PastModels {
+    /// The log prefix up to and including `position`, folded.
+    pub models: ReadModels,
+    /// The last log position folded.
+    pub position: u64,
+}
+
+/// Where an object's links resolve.
+#[derive(Clone, Debug, Default)]
+pub enum Source {
+    /// The current read models in the schema data.
+    #[default]
+    Live,
+    /// The read models as of a past log position.
+    Past(Arc<PastModels>),
+}
+
+impl Source {
+    /// `f` applied to the read models of this source.
+    pub fn read<R>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&ReadModels) -> R,
+    ) -> Result<R, ApiError> {
+        match self {
+            Source::Live => Ok(projections(ctx)?.read(f)),
+            Source::Past(past) => Ok(f(&past.models)),
+        }
+    }
+
+    /// The last log position this source shows (`None` = the live head).
+    pub fn position(&self) -> Option<u64> {
+        match self {
+            Source::Live => None,
+            Source::Past(past) => Some(past.position),
+        }
+    }
+}
+
+/// Reads several ids through `load` from `source`, skipping the missing ones.
 fn load_many<I: Copy, T>(
     ctx: &Context<'_>,
+    source: &Source,
     ids: &[I],
-    load: impl Fn(&ReadModels, I) -> Option<T>,
+    load: impl Fn(&ReadModels, I, &Source) -> Option<T>,
 ) -> async_graphql::Result<Vec<T>> {
-    Ok(projections(ctx)?.read(|m| ids.iter().filter_map(|&id| load(m, id)).collect()))
+    Ok(source.read(ctx, |m| {
+        ids.iter().filter_map(|&id| load(m, id, source)).collect()
+    })?)
 }
 
 /// A half-open time window `[start, end)`.

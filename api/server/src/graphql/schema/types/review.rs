@@ -99,17 +99,32 @@ pub fn now() -> Timestamp {
 
 /// A post-incident review.
 #[derive(Clone, Debug)]
-pub struct Review(pub ReviewView);
+pub struct Review(pub ReviewView, pub Source);
 
 impl Review {
     /// The review `id` from the read models.
     pub fn load(m: &ReadModels, id: ReviewId) -> Option<Review> {
-        m.reviews.get(id).cloned().map(Review)
+        Review::load_at(m, id, &Source::Live)
+    }
+
+    /// The review `id` from the read models of `source` (its links resolve there).
+    pub fn load_at(m: &ReadModels, id: ReviewId, source: &Source) -> Option<Review> {
+        m.reviews
+            .get(id)
+            .cloned()
+            .map(|v| Review(v, source.clone()))
     }
 
     /// The review `id` from the projections handle.
     pub fn fetch(handle: &Projections, id: ReviewId) -> Option<Review> {
         handle.read(|m| Review::load(m, id))
+    }
+}
+
+impl From<ReviewView> for Review {
+    /// A live review (links resolve against the current read models).
+    fn from(view: ReviewView) -> Self {
+        Review(view, Source::Live)
     }
 }
 
@@ -123,9 +138,11 @@ impl Review {
     async fn incident_id(&self) -> ID {
         gid(self.0.incident)
     }
-    /// The reviewed incident.
+    /// The reviewed incident (as of the same point for an entity of `reviewAsOf`).
     async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
-        Ok(Incident::fetch(projections(ctx)?, self.0.incident))
+        Ok(self
+            .1
+            .read(ctx, |m| Incident::load_at(m, self.0.incident, &self.1))?)
     }
     /// The incident's severity when the review was created.
     async fn severity(&self) -> Severity {

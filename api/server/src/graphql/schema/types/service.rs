@@ -11,19 +11,35 @@ pub struct EscalationLevel {
     pub ack_timeout_seconds: u32,
 }
 
-/// A service of the catalogue.
+/// A service of the catalogue (reached from an entity of `incidentAsOf`/`changeAsOf`,
+/// it and its links are as of the same point).
 #[derive(Clone, Debug)]
-pub struct Service(pub ServiceView);
+pub struct Service(pub ServiceView, pub Source);
 
 impl Service {
     /// The service `id` from the read models.
     pub fn load(m: &ReadModels, id: ServiceId) -> Option<Service> {
-        m.services.get(id).cloned().map(Service)
+        Service::load_at(m, id, &Source::Live)
+    }
+
+    /// The service `id` from the read models of `source` (its links resolve there).
+    pub fn load_at(m: &ReadModels, id: ServiceId, source: &Source) -> Option<Service> {
+        m.services
+            .get(id)
+            .cloned()
+            .map(|v| Service(v, source.clone()))
     }
 
     /// The service `id` from the projections handle.
     pub fn fetch(handle: &Projections, id: ServiceId) -> Option<Service> {
         handle.read(|m| Service::load(m, id))
+    }
+}
+
+impl From<ServiceView> for Service {
+    /// A live service (links resolve against the current read models).
+    fn from(view: ServiceView) -> Self {
+        Service(view, Source::Live)
     }
 }
 
@@ -109,41 +125,41 @@ impl Service {
     }
     /// The services it depends on (direct).
     async fn dependencies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
-        load_many(ctx, &self.0.profile.dependencies, Service::load)
+        load_many(ctx, &self.1, &self.0.profile.dependencies, Service::load_at)
     }
     /// The services depending on it directly.
     async fn dependents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
         let id = self.0.id;
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             m.services
                 .all()
                 .filter(|s| s.profile.dependencies.contains(&id))
                 .cloned()
-                .map(Service)
+                .map(|s| Service(s, self.1.clone()))
                 .collect()
-        }))
+        })?)
     }
     /// Every service that depends on it, transitively (hit if it fails).
     async fn downstream_impact(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
         let id = self.0.id;
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             m.services
                 .downstream_impact(id)
                 .into_iter()
-                .filter_map(|s| Service::load(m, s))
+                .filter_map(|s| Service::load_at(m, s, &self.1))
                 .collect()
-        }))
+        })?)
     }
     /// Active incidents impacting it directly.
     async fn active_incidents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Incident>> {
         let id = self.0.id;
-        Ok(projections(ctx)?.read(|m| {
+        Ok(self.1.read(ctx, |m| {
             m.incidents
                 .active()
                 .filter(|i| i.impacts.iter().any(|x| x.service == id))
                 .cloned()
-                .map(Incident)
+                .map(|i| Incident(i, self.1.clone()))
                 .collect()
-        }))
+        })?)
     }
 }
