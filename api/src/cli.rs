@@ -8,7 +8,7 @@ use crate::app::escalation::DEFAULT_TICK;
 use crate::app::CacheBounds;
 use crate::auth::{TokenTable, TOKENS_ENV};
 use crate::limits::Limits;
-use crate::node::{Node, NodeConfig};
+use crate::node::{Node, NodeConfig, TransparencySettings};
 use crate::server::alert_routing::{AlertRouting, DEFAULT_ALERT_SERVICE_ENV};
 use crate::server::ServerConfig;
 use anyhow::Context as _;
@@ -84,6 +84,19 @@ pub struct ServeArgs {
     /// whole stream.
     #[arg(long, env = "OPSLEDGER_AGGREGATE_CACHE_ENTRIES", default_value_t = CacheBounds::DEFAULT_MAX_ENTRIES)]
     pub aggregate_cache_entries: usize,
+    /// The Merkle log's ed25519 signing key (signed-note private key text, mode 0600);
+    /// default DATA/transparency/log.key, generated on first start.
+    #[arg(long, env = "OPSLEDGER_LOG_KEY")]
+    pub log_key: Option<PathBuf>,
+    /// The origin (log name) a newly generated key gets; default opsledger.local/<random id>.
+    #[arg(long, env = "OPSLEDGER_LOG_ORIGIN")]
+    pub log_origin: Option<String>,
+    /// Sign a checkpoint after this many new events (and on shutdown).
+    #[arg(long, default_value_t = 1_000)]
+    pub checkpoint_every_events: u64,
+    /// Sign a checkpoint after this many seconds if the log grew.
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_every_secs: u64,
 }
 
 /// How logs are written.
@@ -260,6 +273,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         demo: args.demo.then(FixtureConfig::default),
         aggregate_cache: CacheBounds::entries(args.aggregate_cache_entries),
         escalation_tick: Some(DEFAULT_TICK),
+        transparency: TransparencySettings {
+            key_path: args.log_key.clone(),
+            origin: args.log_origin.clone(),
+            every_events: args.checkpoint_every_events.max(1),
+            every: std::time::Duration::from_secs(args.checkpoint_every_secs.max(1)),
+        },
     })
     .await?;
     tracing::info!(addr = %node.addr, dev, data = %args.data.display(), "serving");

@@ -1,12 +1,12 @@
 //! The composition root: the one place that builds a serving node from its parts,
 //! in the order they depend on each other, and takes it down in reverse.
 //!
-//! Start: open the sled log (its index warmed in the background) → start the
-//! projections over it → load the demo if asked → the application service (with its
+//! Start: open the sled log (its index warmed in the background) → the Merkle log
+//! following it → start the projections over it → load the demo if asked → the application service (with its
 //! aggregate cache) → the workflow policies (before the server takes a request: a
 //! command waits for its follow-ups) → the server → the escalation engine.
 //! Stop: server (no new requests; in-flight ones finish) → escalation engine →
-//! workflow policies (checkpoint) → projections (snapshot) → the log (flushed).
+//! workflow policies (checkpoint) → Merkle log (last signed checkpoint) → projections (snapshot) → the log (flushed).
 //!
 //! `opsledger serve`, the end-to-end tests' `spawn_app` and the demo all start a node
 //! here, so what the tests drive is what `serve` runs.
@@ -20,6 +20,8 @@ use anyhow::Context as _;
 use opsledger_fixtures::FixtureConfig;
 use opsledger_projections::{ProjectionRunner, ReadModels, RunnerConfig};
 use opsledger_storage::{EventStore, SledEventStore, StoreConfig};
+use opsledger_transparency::service::transparency_dir;
+use opsledger_transparency::{Transparency, TransparencyConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -48,6 +50,48 @@ pub struct NodeConfig {
     pub aggregate_cache: CacheBounds,
     /// Run the escalation engine with this tick (`None`: not at all).
     pub escalation_tick: Option<Duration>,
+    /// The Merkle log's key and checkpoint cadence.
+    pub transparency: TransparencySettings,
+}
+
+/// How the node's Merkle log signs (README "Verifiable history").
+#[derive(Clone, Debug)]
+pub struct TransparencySettings {
+    /// The signing key file (default `DATA/transparency/log.key`, generated 0600 on first start).
+    pub key_path: Option<PathBuf>,
+    /// The origin a newly generated key gets (default `opsledger.local/<random id>`).
+    pub origin: Option<String>,
+    /// Sign a checkpoint after this many new events…
+    pub every_events: u64,
+    /// …or after this long if the log grew (and always on shutdown).
+    pub every: Duration,
+}
+
+impl Default for TransparencySettings {
+    fn default() -> Self {
+        TransparencySettings {
+            key_path: None,
+            origin: None,
+            every_events: 1_000,
+            every: Duration::from_secs(10),
+        }
+    }
+}
+
+impl TransparencySettings {
+    fn config(&self, data: &std::path::Path) -> TransparencyConfig {
+        let origin = self.origin.clone().unwrap_or_else(|| {
+            format!(
+                "opsledger.local/{}",
+                opsledger_storage::Ulid::new().to_string().to_lowercase()
+            )
+        });
+        let mut config = TransparencyConfig::new(transparency_dir(data), origin);
+        config.key_path = self.key_path.clone();
+        config.every_events = self.every_events;
+        config.every = self.every;
+        config
+    }
 }
 
 /// A running node: its parts, for callers that drive them in process.
@@ -58,6 +102,8 @@ pub struct Node {
     pub store: Arc<SledEventStore>,
     /// The application service.
     pub app: Arc<AppService>,
+    /// The Merkle log over the event log.
+    pub transparency: Transparency,
     runner: ProjectionRunner<ReadModels>,
     workflows: WorkflowRunner,
     server: RunningServer,
@@ -75,11 +121,15 @@ impl Node {
             demo,
             aggregate_cache,
             escalation_tick,
+            transparency,
         } = config;
         let sled_store = Arc::new(open_log(&data).await?);
         warm_index_in_background(sled_store.clone());
         server.store_probe = StoreProbe::sled(sled_store.clone());
         let store: SharedStore = sled_store.clone();
+        let transparency = Transparency::start(store.clone(), transparency.config(&data))
+            .context("cannot start the Merkle log (its key or files under DATA/transparency)")?;
+        server.transparency = Some(transparency.clone());
         let runner = ProjectionRunner::<ReadModels>::start(
             store.clone(),
             projections_dir(&data),
@@ -114,6 +164,7 @@ impl Node {
             addr: running.addr,
             store: sled_store,
             app,
+            transparency,
             runner,
             workflows,
             server: running,
@@ -130,6 +181,7 @@ impl Node {
             workflows,
             server,
             escalation,
+            transparency,
             ..
         } = self;
         server
@@ -143,6 +195,8 @@ impl Node {
             }
         }
         workflows.shutdown().await;
+        // After the last write, before the log stops: the last checkpoint covers everything.
+        transparency.shutdown().await;
         runner
             .shutdown()
             .await

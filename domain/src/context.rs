@@ -35,10 +35,13 @@ pub enum Role {
     ChangeManager,
     /// May do everything, including services and backups.
     Admin,
+    /// May read the whole log and its Merkle proofs and checkpoints; writes nothing.
+    Auditor,
 }
 
 impl Role {
-    /// Parses the wire name (`viewer`, `responder`, `approver`, `change_manager`, `admin`).
+    /// Parses the wire name (`viewer`, `responder`, `approver`, `change_manager`, `admin`,
+    /// `auditor`).
     pub fn parse(name: &str) -> Option<Role> {
         match name {
             "viewer" => Some(Role::Viewer),
@@ -46,6 +49,7 @@ impl Role {
             "approver" => Some(Role::Approver),
             "change_manager" => Some(Role::ChangeManager),
             "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
             _ => None,
         }
     }
@@ -70,6 +74,7 @@ impl Role {
             Role::Approver => "approver",
             Role::ChangeManager => "change_manager",
             Role::Admin => "admin",
+            Role::Auditor => "auditor",
         }
     }
 }

@@ -13,7 +13,7 @@ use futures::{SinkExt, StreamExt};
 use opsledger_api::app::{AppService, CacheBounds};
 use opsledger_api::auth::{Principal, TokenTable};
 use opsledger_api::limits::Limits;
-use opsledger_api::node::{Node, NodeConfig};
+use opsledger_api::node::{Node, NodeConfig, TransparencySettings};
 use opsledger_api::server::ServerConfig;
 use opsledger_domain::Role;
 use opsledger_storage::{
@@ -159,6 +159,7 @@ async fn start_node(
         demo,
         aggregate_cache: CacheBounds::default(),
         escalation_tick: None,
+        transparency: test_transparency(),
     })
     .await
     .expect("start the node");
@@ -169,6 +170,16 @@ async fn start_node(
         client: reqwest::Client::new(),
         node: Some(node),
         data_dir,
+    }
+}
+
+/// The Merkle log settings of test nodes: a checkpoint every 20 events or 200 ms, so
+/// tests see checkpoints without waiting 10 s.
+pub fn test_transparency() -> TransparencySettings {
+    TransparencySettings {
+        every_events: 20,
+        every: std::time::Duration::from_millis(200),
+        ..TransparencySettings::default()
     }
 }
 

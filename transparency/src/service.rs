@@ -87,11 +87,23 @@ struct Shared {
     wait: Duration,
 }
 
+/// The follower task and the switch that stops it.
+type FollowerTask = (watch::Sender<bool>, JoinHandle<()>);
+
 /// A node's transparency log (cheap to clone).
 #[derive(Clone)]
 pub struct Transparency {
     shared: Arc<Shared>,
-    task: Arc<Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>>,
+    task: Arc<Mutex<Option<FollowerTask>>>,
+}
+
+impl std::fmt::Debug for Transparency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transparency")
+            .field("origin", &self.origin())
+            .field("tree_size", &self.tree_size())
+            .finish()
+    }
 }
 
 impl Transparency {

@@ -26,6 +26,9 @@ pub enum Operation<'a> {
     OnlineBackup,
     /// Any read: every query and subscription but the public status page.
     Read,
+    /// Reading the Merkle log: proofs (which carry raw records), leaf hashes and the
+    /// checkpoint stream.
+    AuditProof,
 }
 
 /// The role `command` needs; every operation is listed.
@@ -95,6 +98,7 @@ impl Operation<'_> {
             Operation::AlertWebhook => Role::Responder,
             Operation::OnlineBackup => Role::Admin,
             Operation::Read => Role::Viewer,
+            Operation::AuditProof => Role::Auditor,
         }
     }
 }

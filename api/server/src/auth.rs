@@ -43,7 +43,7 @@ pub enum TokenConfigError {
         index: usize,
     },
     /// A role name is unknown.
-    #[error("unknown role `{role}` for actor `{actor}` (known: viewer, responder, approver, change_manager, admin)")]
+    #[error("unknown role `{role}` for actor `{actor}` (known: viewer, responder, approver, change_manager, admin, auditor)")]
     UnknownRole {
         /// The actor of the entry.
         actor: String,

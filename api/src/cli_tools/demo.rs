@@ -239,6 +239,7 @@ pub const DEMO_TOKENS: &[(&str, &str, &str)] = &[
     ("demo-responder", "rita.responder", "responder"),
     ("demo-approver", "cab.alvarez", "approver"),
     ("demo-admin", "platform.admin", "admin"),
+    ("demo-auditor", "ada.auditor", "auditor"),
 ];
 
 /// `serve --demo`: load the fixtures if the store is empty, then add and print the demo tokens.

@@ -35,6 +35,7 @@ pub struct QueryRoot(
     schema::kpi::KpiQueryRoot,
     schema::status::StatusQuery,
     schema::audit::HistoryQuery,
+    schema::transparency::TransparencyQuery,
 );
 
 /// Every mutation: one per domain command.
@@ -49,6 +50,7 @@ pub struct SubscriptionRoot(
     log::LogSubscription,
     schema::status::StatusSubscription,
     schema::subscriptions::ReadSubscription,
+    schema::transparency::TransparencySubscription,
 );
 
 /// The opsledger schema.
@@ -61,6 +63,8 @@ pub struct SchemaOptions {
     pub dev: bool,
     /// Query shape limits.
     pub limits: Limits,
+    /// The Merkle log its audit fields serve (none: they answer UNAVAILABLE).
+    pub transparency: Option<opsledger_transparency::Transparency>,
 }
 
 /// The schema's roots, limits and extensions, without any data (public for the fuzz
@@ -97,7 +101,11 @@ pub fn build_schema(
     metrics: Arc<Metrics>,
     options: &SchemaOptions,
 ) -> ApiSchema {
-    builder(options)
+    let mut builder = builder(options);
+    if let Some(log) = &options.transparency {
+        builder = builder.data(log.clone());
+    }
+    builder
         .data(store)
         .data(app.projections().clone())
         .data(schema::status::StatusPageFeed::new(

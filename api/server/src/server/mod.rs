@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub alert_routing: alert_routing::AlertRouting,
     /// The sled store whose size and fsync counters `/metrics` shows (none: not shown).
     pub store_probe: crate::metrics::StoreProbe,
+    /// The node's Merkle log, served by the audit fields (none: they answer UNAVAILABLE).
+    pub transparency: Option<opsledger_transparency::Transparency>,
 }
 
 struct Inner {
@@ -85,6 +87,7 @@ impl AppState {
         let options = SchemaOptions {
             dev: config.dev,
             limits: config.limits.clone(),
+            transparency: config.transparency.clone(),
         };
         app.attach_metrics(metrics.clone());
         let schema = build_schema(store.clone(), app.clone(), metrics.clone(), &options);

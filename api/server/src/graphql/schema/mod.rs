@@ -10,5 +10,6 @@ pub mod mutations_inputs;
 pub mod queries;
 pub mod status;
 pub mod subscriptions;
+pub mod transparency;
 pub mod types;
 pub mod types_enums;
