@@ -52,6 +52,10 @@ pub enum Command {
     Backup(crate::cli_tools::BackupArgs),
     /// Restore a backup into an empty data directory.
     Restore(crate::cli_tools::RestoreArgs),
+    /// The auditor's tools: verify events, exports and checkpoints of the Merkle log,
+    /// monitor it for forks, cosign as a witness.
+    #[command(subcommand)]
+    Audit(crate::cli_tools::audit::AuditCommand),
 }
 
 /// Options of `serve`.
@@ -221,6 +225,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Audit(command) => crate::cli_tools::audit::run_audit(command).await,
         Command::Verify(args) => verify(args).await,
         Command::Bench(BenchCommand::Storage(args)) => bench_storage(args).await,
         Command::Demo(args) => crate::cli_tools::run_demo(args).await,

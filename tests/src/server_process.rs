@@ -29,11 +29,22 @@ impl ServerProcess {
     /// Starts `bin serve --data dir` (with `crash_at` as the crash point) and
     /// waits until it is ready.
     pub async fn start(bin: &str, dir: &Path, crash_at: Option<&str>) -> ServerProcess {
+        ServerProcess::start_with(bin, dir, crash_at, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more `serve` arguments.
+    pub async fn start_with(
+        bin: &str,
+        dir: &Path,
+        crash_at: Option<&str>,
+        args: &[&str],
+    ) -> ServerProcess {
         let port = free_port();
         let mut command = Command::new(bin);
         command
             .args(["serve", "--data"])
             .arg(dir)
+            .args(args)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("OPSLEDGER_TOKENS", format!("{PROCESS_TOKEN}:root:admin"))
             .env_remove("OPSLEDGER_CRASH_AT")
@@ -99,6 +110,17 @@ impl ServerProcess {
         }
         let _ = self.child.kill();
         panic!("the server did not end by itself");
+    }
+
+    /// SIGTERMs the process (a graceful shutdown) and waits for it to end.
+    pub async fn stop(&mut self) -> ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY-free: kill(2) through the `kill` command keeps this crate free of unsafe.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        self.wait_exit().await
     }
 
     /// SIGKILLs the process and reaps it.

@@ -467,11 +467,14 @@ impl Follower {
         for p in &problems {
             tracing::error!("{p}");
         }
+        let disagree = !problems.is_empty();
         let mut status = self.shared.status.lock().expect("status");
         status.disagreements.extend(problems);
         status.caught_up = true;
         drop(status);
-        if self.signed_size.is_none() {
+        // Never leave as newest a checkpoint the log disagrees with: sign what the log
+        // holds now, so a monitor comparing with what it accepted sees the fork.
+        if self.signed_size.is_none() || disagree {
             self.sign_at_current_size()?;
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! Each `run_*` function takes its clap `Args` struct and returns the process exit code;
 //! errors are `anyhow` errors with one line of context for a person.
 
+pub mod audit;
 pub mod demo;
 pub mod fixture_commands;
 mod progress;
