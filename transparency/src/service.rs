@@ -87,11 +87,14 @@ struct Shared {
     wait: Duration,
 }
 
+/// The follower task and its stop signal (taken by the first `shutdown`).
+type FollowerTask = Arc<Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>>;
+
 /// A node's transparency log (cheap to clone).
 #[derive(Clone)]
 pub struct Transparency {
     shared: Arc<Shared>,
-    task: Arc<Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>>,
+    task: FollowerTask,
 }
 
 impl Transparency {
