@@ -219,6 +219,8 @@ pub struct AppendRun {
     pub p50_ms: f64,
     /// 99th percentile append latency, ms.
     pub p99_ms: f64,
+    /// Appends the writer committed per group (per flush + fdatasync).
+    pub appends_per_group: f64,
     /// CPU time of the whole process per append while appending, µs (user + system,
     /// from /proc/self/stat at 10 ms resolution; `None` where it cannot be read).
     pub cpu_us_per_append: Option<f64>,
@@ -804,12 +806,14 @@ async fn append_run(
     let figures = opsledger_appends(&store, writers, events).await?;
     let cpu_after = process_cpu_seconds();
     let head = store.head_position().map_or(0, |h| h + 1);
+    let stats = store.writer_stats();
     let mut run = AppendRun {
         with_tree,
         appends: head,
         appends_per_s: figures.per_s,
         p50_ms: figures.p50_ms,
         p99_ms: figures.p99_ms,
+        appends_per_group: stats.appends as f64 / stats.groups.max(1) as f64,
         cpu_us_per_append: cpu_before
             .zip(cpu_after)
             .map(|(before, after)| (after - before) * 1e6 / head.max(1) as f64),
@@ -944,12 +948,13 @@ impl fmt::Display for TransparencyBenchReport {
         )?;
         writeln!(
             f,
-            "   {:<4} {:<8} {:>10} {:>8} {:>8} {:>10} {:>11} {:>9} {:>11} {:>11}",
+            "   {:<4} {:<8} {:>10} {:>8} {:>8} {:>10} {:>10} {:>11} {:>9} {:>11} {:>11}",
             "run",
             "tree",
             "appends/s",
             "p50 ms",
             "p99 ms",
+            "per group",
             "CPU µs/op",
             "lag at end",
             "max lag",
@@ -959,12 +964,13 @@ impl fmt::Display for TransparencyBenchReport {
         for (i, r) in a.runs.iter().enumerate() {
             writeln!(
                 f,
-                "   {:<4} {:<8} {:>10.0} {:>8.2} {:>8.2} {:>10} {:>11} {:>9} {:>11} {:>11}",
+                "   {:<4} {:<8} {:>10.0} {:>8.2} {:>8.2} {:>10.1} {:>10} {:>11} {:>9} {:>11} {:>11}",
                 i + 1,
                 if r.with_tree { "with" } else { "without" },
                 r.appends_per_s,
                 r.p50_ms,
                 r.p99_ms,
+                r.appends_per_group,
                 opt(r.cpu_us_per_append.map(|c| format!("{c:.1}"))),
                 opt(r.tree_lag_at_end),
                 opt(r.tree_lag_max_sampled),

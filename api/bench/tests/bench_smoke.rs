@@ -97,6 +97,10 @@ async fn transparency_bench_reports_consistent_counts_on_a_tiny_log() {
     for (i, run) in appends.runs.iter().enumerate() {
         assert_eq!(run.with_tree, i % 2 == 0, "run {i}");
         assert_eq!(run.appends, 200, "run {i}");
+        assert!(
+            run.appends_per_group >= 1.0 && run.appends_per_group <= 8.0,
+            "run {i}"
+        );
         if run.with_tree {
             assert_eq!(run.tree_size_after, Some(200));
             assert!(run.tree_lag_at_end.unwrap() <= 200);
