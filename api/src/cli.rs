@@ -131,6 +131,35 @@ pub enum BenchCommand {
     Api(BenchApiArgs),
     /// Replay of a generated log into every projection: events/s, start-up from a snapshot, peak RSS.
     Projections(BenchProjectionsArgs),
+    /// The Merkle tree over the log (issue 17): build time, proof sizes and times,
+    /// checkpoint signing and verification, and its cost to durable appends (A/B).
+    Transparency(BenchTransparencyArgs),
+}
+
+/// Options of `bench transparency`.
+#[derive(Args, Debug)]
+pub struct BenchTransparencyArgs {
+    /// Events in the tree that is built, proved from and signed (in memory and in a sled store).
+    #[arg(long, default_value_t = opsledger_bench::transparency::DEFAULT_EVENTS)]
+    pub events: u64,
+    /// Durable appends per run of the with/without-tree comparison.
+    #[arg(long, default_value_t = opsledger_bench::transparency::DEFAULT_APPEND_EVENTS)]
+    pub append_events: u64,
+    /// Concurrent writers of the comparison (each on its own stream).
+    #[arg(long, default_value_t = opsledger_bench::transparency::DEFAULT_WRITERS)]
+    pub writers: usize,
+    /// Runs with the tree and runs without it, alternating (with, without, with, ...).
+    #[arg(long, default_value_t = opsledger_bench::transparency::DEFAULT_ROUNDS)]
+    pub rounds: usize,
+    /// Proofs, verifications and signatures timed, each.
+    #[arg(long, default_value_t = opsledger_bench::transparency::DEFAULT_SAMPLES)]
+    pub samples: usize,
+    /// Events between the checkpoints of the following log in the comparison (default: a node's).
+    #[arg(long, default_value_t = opsledger_bench::transparency::default_checkpoint_every())]
+    pub checkpoint_every: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bench projections`.
@@ -237,6 +266,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Peers(args)) => bench_peers(args).await,
         Command::Bench(BenchCommand::Api(args)) => bench_api(args).await,
         Command::Bench(BenchCommand::Projections(args)) => bench_projections(args).await,
+        Command::Bench(BenchCommand::Transparency(args)) => bench_transparency(args).await,
     }
 }
 
@@ -365,6 +395,27 @@ async fn bench_storage(args: BenchStorageArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn bench_transparency(args: BenchTransparencyArgs) -> anyhow::Result<ExitCode> {
+    use opsledger_bench::transparency::{run_transparency_bench, TransparencyBenchOptions};
+    let options = TransparencyBenchOptions {
+        events: args.events,
+        append_events: args.append_events,
+        writers: args.writers,
+        rounds: args.rounds,
+        samples: args.samples,
+        checkpoint_every: args.checkpoint_every,
+    };
+    let report = run_transparency_bench(options)
+        .await
+        .context("the transparency benchmark failed (it needs free space in the temp directory)")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn bench_projections(args: BenchProjectionsArgs) -> anyhow::Result<ExitCode> {
     use opsledger_bench::projections as bench;
     if let Some(dir) = &args.generate_into {
@@ -473,5 +524,19 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Text);
         assert!(!args.dev);
         assert_eq!(args.aggregate_cache_entries, 10_000);
+    }
+
+    #[test]
+    fn bench_transparency_defaults_to_a_million_events_and_five_rounds() {
+        let cli = Cli::try_parse_from(["opsledger", "bench", "transparency"]).unwrap();
+        let Command::Bench(BenchCommand::Transparency(args)) = cli.command else {
+            panic!("expected bench transparency");
+        };
+        assert_eq!(args.events, 1_000_000);
+        assert_eq!(args.writers, 64);
+        assert_eq!(args.rounds, 5);
+        assert_eq!(args.samples, 10_000);
+        assert_eq!(args.checkpoint_every, 1_000);
+        assert!(!args.json);
     }
 }

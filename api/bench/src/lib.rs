@@ -5,6 +5,8 @@
 //! - [`peers`]: `opsledger bench peers`, opsledger against PostgreSQL and the raw disk limits.
 //! - [`postgres`]: a throwaway local PostgreSQL cluster and its append workload.
 //! - [`storage`]: `opsledger bench storage`; [`projections`]: `opsledger bench projections`.
+//! - [`transparency`]: `opsledger bench transparency`, the Merkle tree's build, proofs,
+//!   checkpoints and its cost to appends.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,3 +19,4 @@ pub mod peers;
 pub mod postgres;
 pub mod projections;
 pub mod storage;
+pub mod transparency;

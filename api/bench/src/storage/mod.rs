@@ -326,7 +326,8 @@ where
     })
 }
 
-fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+/// The nearest-rank `q` quantile of `sorted`, milliseconds (0 when empty).
+pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
