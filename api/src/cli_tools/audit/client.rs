@@ -14,6 +14,15 @@ pub struct AuditClient {
 }
 
 impl AuditClient {
+    /// The client for `remote` if it names a --url.
+    pub fn optional(remote: &Remote) -> anyhow::Result<Option<AuditClient>> {
+        remote
+            .url
+            .as_ref()
+            .map(|_| AuditClient::new(remote))
+            .transpose()
+    }
+
     /// The client for `remote` (its --url is required).
     pub fn new(remote: &Remote) -> anyhow::Result<AuditClient> {
         let url = remote

@@ -1,29 +1,19 @@
 //! `audit cosign`: a witness. It keeps the last checkpoint it cosigned in its state
 //! directory and cosigns a newer one only after a consistency proof from that one.
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use opsledger_transparency::cosign::WitnessKey;
 use opsledger_transparency::verify_consistency;
 
 use super::verify::checked_checkpoint;
-use super::{tampered, verifier_key_text, AuditClient, AuditFailure, CosignArgs};
+use super::{checkpoint_note, tampered, verifier_key_text, AuditClient, AuditFailure, CosignArgs};
 
 /// `audit cosign`.
 pub async fn cosign(args: CosignArgs) -> Result<(), AuditFailure> {
     let key = verifier_key_text(&args.key)?;
     let witness = WitnessKey::load_or_generate(&args.witness_key, &args.witness_name)?;
-    let client = args
-        .remote
-        .url
-        .as_ref()
-        .map(|_| AuditClient::new(&args.remote))
-        .transpose()?;
-    let note = match (&args.checkpoint, &client) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
-        (None, Some(client)) => client.checkpoint(None).await?,
-        (None, None) => return Err(anyhow!("give --checkpoint FILE or --url").into()),
-    };
+    let client = AuditClient::optional(&args.remote)?;
+    let note = checkpoint_note(args.checkpoint.as_deref(), client.as_ref()).await?;
     let new = checked_checkpoint(&note, &key)?;
     let last_path = args.state.join("checkpoint");
     if last_path.exists() {

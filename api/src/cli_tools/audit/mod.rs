@@ -176,6 +176,21 @@ pub async fn run_audit(command: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The checkpoint note from `file`, or else the newest from `client`.
+pub async fn checkpoint_note(
+    file: Option<&std::path::Path>,
+    client: Option<&AuditClient>,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    match (file, client) {
+        (Some(path), _) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        }
+        (None, Some(client)) => client.checkpoint(None).await,
+        (None, None) => anyhow::bail!("give --checkpoint FILE or --url"),
+    }
+}
+
 /// A verifier key given inline or as a file holding it.
 pub fn verifier_key_text(key: &str) -> anyhow::Result<String> {
     let path = std::path::Path::new(key);

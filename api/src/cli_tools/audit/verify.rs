@@ -15,8 +15,8 @@ use opsledger_transparency::{
 use serde_json::Value;
 
 use super::{
-    tampered, verifier_key_text, AuditClient, AuditFailure, KeyArgs, VerifyEventArgs,
-    VerifyExportArgs,
+    checkpoint_note, tampered, verifier_key_text, AuditClient, AuditFailure, KeyArgs,
+    VerifyEventArgs, VerifyExportArgs,
 };
 use crate::cli_tools::render_payload;
 
@@ -62,18 +62,8 @@ fn read_proof(path: &std::path::Path) -> anyhow::Result<InclusionProof> {
 /// `audit verify-event`.
 pub async fn verify_event(args: VerifyEventArgs) -> Result<(), AuditFailure> {
     let key = verifier_key_text(&args.key)?;
-    let client = args
-        .remote
-        .url
-        .as_ref()
-        .map(|_| AuditClient::new(&args.remote))
-        .transpose()?;
-    let note = match (&args.checkpoint, &client) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
-        (None, Some(client)) => client.checkpoint(None).await?,
-        (None, None) => return Err(anyhow!("give --checkpoint FILE or --url").into()),
-    };
+    let client = AuditClient::optional(&args.remote)?;
+    let note = checkpoint_note(args.checkpoint.as_deref(), client.as_ref()).await?;
     let checkpoint = checked_checkpoint(&note, &key)?;
     let proof = match (&args.proof, &client, args.position) {
         (Some(path), _, _) => read_proof(path)?,
