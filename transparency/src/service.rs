@@ -175,7 +175,14 @@ impl Transparency {
     }
 
     /// Wait until the tree has `size` leaves (up to the configured bound).
+    /// A size beyond the log itself is refused at once (it cannot be reached by waiting).
     pub async fn wait_for_size(&self, size: u64) -> Result<(), TransparencyError> {
+        let log_size = self.shared.store.head_position().map_or(0, |h| h + 1);
+        if size > log_size {
+            return Err(TransparencyError::OutOfRange(format!(
+                "tree size {size} is larger than the log ({log_size} events)"
+            )));
+        }
         let mut rx = self.shared.size.subscribe();
         let reached = tokio::time::timeout(self.shared.wait, rx.wait_for(|&s| s >= size)).await;
         match reached {

@@ -194,9 +194,6 @@ pub async fn checkpoint_note(
 /// A verifier key given inline or as a file holding it.
 pub fn verifier_key_text(key: &str) -> anyhow::Result<String> {
     let path = std::path::Path::new(key);
-    if !key.contains('+') && path.exists() {
-        return Ok(std::fs::read_to_string(path)?.trim().to_owned());
-    }
     if path.is_file() {
         return Ok(std::fs::read_to_string(path)?.trim().to_owned());
     }
